@@ -1,0 +1,55 @@
+"""The items newscrawl moves from spider to pipelines: plain dataclasses, no Scrapy import.
+
+Parsers return ``Article``; the spider adds what only the crawl knows (the origin's answer) and yields it;
+pipelines validate, normalise, dedupe, store and export it. ``ArticleSeen`` says that an archived article
+was seen again unchanged (a 304 answer), so storage only moves ``last_seen_at``.
+The columns these fields land in are documented in docs/schema.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Article:
+    """One article page of the mirror, as parsed; field meanings are those of docs/schema.md."""
+
+    article_id: str
+    url: str
+    title: str | None = None
+    published_at: datetime | None = None
+    category: str | None = None
+    tags: str | None = None
+    publisher: str | None = None
+    summary: str | None = None
+    source: str | None = None
+    share_url: str | None = None
+    info_code: str | None = None
+    body_html: str | None = None
+    body_text: str | None = None
+    # The back-link lines after the share link, as the post file wrote them in Markdown
+    # (e.g. "[返回首页](../)"); None when the post has none. Needed to export each variant in its own form.
+    footer_md: str | None = None
+    # What the origin's text API answered for the share link: the article HTML byte for byte, and
+    # a status word: "ok", "not_followed", "offsite", "http_<code>", "invalid_json", "no_text", "error".
+    origin_html: str | None = None
+    origin_status: str | None = None
+    # Filled by pipelines (normalise / dedupe), never by parsers.
+    content_hash: str | None = None
+    story_id: str | None = None
+    simhash: int | None = None
+    # Crawl metadata: the HTTP validators of the article page, for conditional re-fetching.
+    etag: str | None = None
+    last_modified: str | None = None
+    # Problems the parser noticed but could live with (e.g. "date_from_metadata"); stored for review.
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ArticleSeen:
+    """An archived article whose page answered 304 Not Modified: seen again, unchanged."""
+
+    article_id: str
+    url: str

@@ -1,0 +1,48 @@
+"""Scrapy settings for newscrawl (the ``default`` in scrapy.cfg).
+
+The NEWSCRAWL_* values come from newscrawl.config: environment first, then the documented default.
+Command-line ``-s`` settings override them, as Scrapy gives them a higher priority than this module.
+"""
+
+from __future__ import annotations
+
+from newscrawl import __version__
+from newscrawl.config import from_environment
+
+BOT_NAME = "newscrawl"
+SPIDER_MODULES = ["newscrawl.spiders"]
+NEWSPIDER_MODULE = "newscrawl.spiders"
+
+globals().update(from_environment())
+
+USER_AGENT = f"newscrawl/{__version__} (+https://github.com/newscrawl/newscrawl; archive of finews.withounder.com)"
+ROBOTSTXT_OBEY = True
+
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.25
+AUTOTHROTTLE_MAX_DELAY = 10.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_MAXSIZE = int(from_environment()["NEWSCRAWL_MAX_PAGE_BYTES"] or 10485760)
+DOWNLOAD_WARNSIZE = DOWNLOAD_MAXSIZE // 2
+REDIRECT_MAX_TIMES = 5
+DEPTH_LIMIT = 4
+
+ITEM_PIPELINES = {
+    "pipelines.validate.ValidatePipeline": 100,
+    "pipelines.normalise.NormalisePipeline": 200,
+    "pipelines.dedupe.DedupePipeline": 300,
+    "pipelines.store.StorePipeline": 400,
+    "pipelines.export.ExportPipeline": 500,
+}
+
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False

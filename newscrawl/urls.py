@@ -1,0 +1,183 @@
+"""Which URLs newscrawl may request, and what each one is: the crawl's address policy.
+
+Pure functions over strings (no Scrapy): the spider asks here whether a link is the site, an origin
+text API, or somewhere it must never go, and how the site names its pages. The rules are described in
+docs/crawling.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
+
+# A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
+ARTICLE_PATH = re.compile(r"^/(?:(?P<category>[^/]+)/)?(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<slug>[^/]+)\.html$")
+CATEGORY_PATH = re.compile(r"^/category/(?P<slug>[^/]+)\.html$")
+# Listing pages the site links to besides category pages: the root, /emnews/ (latest 20) and the feed.
+LISTING_PATHS = frozenset({"/", "/index.html", "/emnews/", "/emnews/index.html", "/feed.xml"})
+SHARE_PATH = "/html_News/NewsShare.html"
+TEXT_API_PATH = "/NewsData/GetNewsText.do"
+INFO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Kind(Enum):
+    ARTICLE = "article"
+    CATEGORY = "category"
+    LISTING = "listing"
+    OTHER_SITE_PAGE = "other"  # on the site but not a page newscrawl reads (404.html, assets)
+    SHARE = "share"  # an origin share link; its text comes from the text API
+    OFFSITE = "offsite"  # anything else: recorded, never requested
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """The configured site and origin hosts, and the address rules that follow from them."""
+
+    site_url: str
+    origin_hosts: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, site_url: str, origin_hosts: str | list[str] | tuple[str, ...]) -> SitePolicy:
+        hosts = origin_hosts.split(",") if isinstance(origin_hosts, str) else list(origin_hosts)
+        site = site_url if site_url.endswith("/") else site_url + "/"
+        return cls(site, frozenset(h.strip().lower() for h in hosts if h.strip()))
+
+    @property
+    def site_host(self) -> str:
+        return (urlsplit(self.site_url).hostname or "").lower()
+
+    @property
+    def site_scheme(self) -> str:
+        return urlsplit(self.site_url).scheme or "https"
+
+    @property
+    def site_netloc(self) -> str:
+        return urlsplit(self.site_url).netloc
+
+    def allowed_domains(self) -> list[str]:
+        return sorted({self.site_host, *self.origin_hosts})
+
+    def absolute(self, href: str, base_url: str) -> str | None:
+        """``href`` resolved against ``base_url``; site URLs in the configured scheme; None if unusable."""
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "data:")):
+            return None
+        try:
+            url = urljoin(base_url, href)
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        if self.is_site(url):
+            # The site is reachable over http and https; links mix both (and //host/ forms), so one page
+            # must have one URL: the configured scheme and netloc, without fragment.
+            return urlunsplit((self.site_scheme, self.site_netloc, quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~"),
+                               parts.query, ""))
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+    def is_site(self, url: str) -> bool:
+        """Same host and port as the configured site, over http or https (both serve the same pages)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != self.site_host:
+            return False
+        site_port = urlsplit(self.site_url).port
+        # An explicit port must match the site's; default ports stand for either scheme.
+        return port == site_port or (port in (None, 80, 443) and site_port in (None, 80, 443))
+
+    def kind(self, url: str) -> Kind:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return Kind.OFFSITE
+        host = (parts.hostname or "").lower()
+        if self.is_site(url):
+            path = unquote(parts.path or "/")
+            if ARTICLE_PATH.match(path):
+                return Kind.ARTICLE
+            if CATEGORY_PATH.match(path):
+                return Kind.CATEGORY
+            if path in LISTING_PATHS:
+                return Kind.LISTING
+            return Kind.OTHER_SITE_PAGE
+        if parts.scheme not in ("http", "https") or _is_ip_literal(host):
+            return Kind.OFFSITE
+        if host in self.origin_hosts and parts.path == SHARE_PATH and self.info_code(url):
+            return Kind.SHARE
+        return Kind.OFFSITE
+
+    def may_request(self, url: str) -> bool:
+        """True only for the configured site and the origin hosts' share/text API paths."""
+        if self.is_site(url):
+            return True
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+            port = parts.port
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or port not in (None, 80, 443) or _is_ip_literal(host):
+            return False
+        return host in self.origin_hosts and parts.path in (SHARE_PATH, TEXT_API_PATH, "/robots.txt")
+
+    @staticmethod
+    def info_code(share_url: str) -> str | None:
+        """The ``infoCode`` of a NewsShare.html share link, if it has a sane one."""
+        parts = urlsplit(share_url)
+        if parts.path != SHARE_PATH:
+            return None
+        codes = parse_qs(parts.query).get("infoCode") or []
+        return codes[0] if codes and INFO_CODE.match(codes[0]) else None
+
+    def text_api_url(self, share_url: str) -> str | None:
+        """The origin's text API URL for a followable share link, else None."""
+        if self.kind(share_url) is not Kind.SHARE:
+            return None
+        code = self.info_code(share_url)
+        parts = urlsplit(share_url)
+        return urlunsplit(("http" if parts.scheme == "http" else parts.scheme, parts.netloc, TEXT_API_PATH,
+                           f"id={quote(code or '')}", ""))
+
+    def category_page(self, slug: str) -> str:
+        return urljoin(self.site_url, f"category/{quote(slug, safe='()+,;=:@!$&*~')}.html")
+
+    def category_of_article(self, url: str) -> str | None:
+        m = ARTICLE_PATH.match(unquote(urlsplit(url).path))
+        return m.group("category") if m else None
+
+    def start_urls(self) -> list[str]:
+        return [self.site_url, urljoin(self.site_url, "feed.xml"), urljoin(self.site_url, "emnews/")]
+
+
+def article_id_from_url(url: str) -> str | None:
+    """The post's slug, as in its file name: the last path segment of a Jekyll post URL without .html."""
+    m = ARTICLE_PATH.match(unquote(urlsplit(url).path))
+    return m.group("slug") if m else None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def redact_url(url: str) -> str:
+    """A database or proxy URL with its password replaced by ``***``, safe for logs and run records."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
