@@ -1,0 +1,252 @@
+"""``parse_article``: one rendered article page of the finews mirror → an ``Article`` (see docs/parsing.md).
+
+A pure function: no Scrapy, no network, never raises. The article's own HTML is cut out of the page text
+byte for byte (the export writes it back into a post file and Jekyll must render the same page), so the
+structure of ``_layouts/post.html`` is matched on the raw text with the patterns of ``xpaths.py``; lxml reads
+the metadata fallbacks and the text. Whatever is missing stays None and is named in ``Article.flags``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from dateutil import parser as date_parser
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; see docs/parsing.md
+from lxml import html as lxml_html
+
+from newscrawl.items import Article
+from newscrawl.parsers import xpaths
+from newscrawl.parsers.text import html_to_text, inner_text
+from newscrawl.urls import SitePolicy, article_id_from_url
+
+logger = logging.getLogger(__name__)
+
+# The site's time zone (_config.yml: Asia/Shanghai), which has had no daylight saving time since 1991.
+SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")
+
+
+def parse_article(html_text: str, url: str) -> Article:
+    """Parse a mirror article page; missing parts are None and flagged, nothing raises."""
+    article = Article(article_id=_article_id(url), url=url)
+    if not article.article_id:
+        article.flags.append("no_article_id")
+    try:
+        _fill(article, html_text if isinstance(html_text, str) else "")
+    except Exception:  # a parser bug must cost one article, not the crawl
+        logger.exception("parse_article failed on %s", url)
+        article.flags.append("parser_error")
+    return article
+
+
+def _article_id(url: str) -> str:
+    try:
+        found = article_id_from_url(url)
+        if found:
+            return found
+        path = unquote(urlsplit(url).path)
+    except (ValueError, TypeError):
+        return ""
+    # Posts whose categories value has several words live deeper than ARTICLE_PATH's one segment.
+    match = xpaths.POST_URL_PATH.match(path)
+    return match.group("slug") if match else ""
+
+
+def _category(url: str) -> str | None:
+    try:
+        path = unquote(urlsplit(url).path)
+    except (ValueError, TypeError):
+        return None
+    match = xpaths.POST_URL_PATH.match(path)
+    if not match or not match.group("categories"):
+        return None  # a post without categories is published at /YYYY/MM/DD/<slug>.html
+    # Jekyll made one path segment of each white-space separated word of the categories value.
+    return " ".join(match.group("categories").split("/"))
+
+
+def _fill(article: Article, page: str) -> None:
+    page = page.replace("\x00", "")  # NUL bytes make lxml refuse the whole document
+    article.category = _category(article.url)
+    section_match = xpaths.SECTION.search(page) or xpaths.SECTION_OPEN.search(page)
+    if section_match is None:
+        article.flags.append("no_section")
+    section = section_match.group("inner") if section_match else ""
+    if section_match is not None and section_match.re is xpaths.SECTION_OPEN:
+        article.flags.append("truncated")
+    tree = _tree(page)
+
+    date_match = xpaths.DATE_LINE.search(section)
+    article.published_at = _site_date(date_match.group("date")) if date_match else None
+    if article.published_at is None:
+        article.published_at = _metadata_date(tree)
+        article.flags.append("date_from_metadata" if article.published_at else "no_date")
+
+    h1 = xpaths.TITLE_H1.search(section)
+    if h1 is not None:
+        # {{ page.title }} unescaped: the inner HTML is the front-matter title itself.
+        article.title = h1.group("title") or None
+        if article.title is None:
+            article.flags.append("empty_title")
+    else:
+        article.title = _metadata_title(tree)
+        article.flags.append("title_from_metadata" if article.title else "no_title")
+
+    tags_match = _last(xpaths.TAGS_LINE, section)
+    if tags_match is not None:
+        words = [html.unescape(m.group("tag")) for m in xpaths.TAG_ITEM.finditer(tags_match.group("tags"))]
+        article.tags = " ".join(w for w in words if w) or None
+
+    # The article part: after the title (or the date line), before the tags line.
+    start = h1.end() if h1 else (date_match.end() if date_match else 0)
+    end = tags_match.start() if tags_match else len(section)
+    if section_match is None or start > end:
+        return
+    _split_article_part(article, section[start:end])
+
+
+def _split_article_part(article: Article, part: str) -> None:
+    """Cut footer, share link and body apart, working back from the end (the body may hold links too)."""
+    footer = xpaths.FOOTER_PARAGRAPH.search(part)
+    if footer is not None:
+        article.footer_md = _footer_markdown(footer.group("inner"))
+        article.publisher = _publisher_from_footer(footer.group("inner"))
+        part = part[: footer.start()]
+    share = xpaths.SHARE_PARAGRAPH.search(part)
+    if share is not None and _is_autolink(share.group("href"), share.group("text")):
+        article.share_url = html.unescape(share.group("href"))
+        article.info_code = SitePolicy.info_code(article.share_url)
+        part = part[: share.start()]
+    elif xpaths.EMPTY_SHARE_PARAGRAPH.search(part):
+        # The post file has an empty link line "<>": kept in body_html so the page renders the same.
+        article.flags.append("empty_share_link")
+    else:
+        article.flags.append("no_share_link")
+    if article.publisher is None and article.tags:
+        # emnews posts without a footer: the tags value is "<publisher>新闻".
+        article.publisher = article.tags.removesuffix("新闻") or article.tags
+
+    body_html = part.strip("\r\n")
+    article.body_html = body_html or None
+    if not body_html.strip():
+        article.flags.append("empty_body")
+        return
+    article.body_text = html_to_text(body_html) or None
+    summary = xpaths.SUMMARY_PARAGRAPH.search(body_html) or xpaths.SUMMARY_BLOCKQUOTE.search(body_html)
+    if summary is not None:
+        article.summary = inner_text(summary.group("summary")) or None
+    source = xpaths.SOURCE.search(body_html)
+    if source is not None:
+        article.source = source.group("source").strip() or None
+
+
+def _is_autolink(href: str, text: str) -> bool:
+    address = html.unescape(href)
+    return address == html.unescape(text) and address.startswith(("http://", "https://"))
+
+
+def _footer_markdown(inner: str) -> str:
+    """The footer paragraph back in the post file's Markdown: each link as [text](href), separators kept."""
+    markdown = xpaths.FOOTER_LINK.sub(
+        lambda m: f"[{html.unescape(m.group('text'))}]({html.unescape(m.group('href'))})", inner.strip()
+    )
+    # kramdown keeps the line break of the two-line form; white space around it is not the author's.
+    return "\n".join(line.strip() for line in markdown.split("\n"))
+
+
+def _publisher_from_footer(inner: str) -> str | None:
+    for link in xpaths.FOOTER_LINK.finditer(inner):
+        match = xpaths.PUBLISHER_BACK_LINK.match(html.unescape(link.group("text")).strip())
+        if match and match.group(0) != xpaths.HOME_BACK_LINK:
+            return match.group("publisher")
+    return None
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007 - the last match is the one wanted
+        pass
+    return found
+
+
+def _site_date(value: str) -> datetime | None:
+    try:
+        parsed = date_parser.isoparse(value.replace(" ", "T", 1))
+    except (ValueError, OverflowError):
+        return None
+    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+
+
+def _offset_date(value: str) -> datetime | None:
+    try:
+        parsed = date_parser.isoparse(value.strip())
+    except (ValueError, OverflowError):
+        return None
+    # Metadata dates carry their offset (+08:00); one without is site time like the date line.
+    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+
+
+def _tree(page: str) -> etree._Element | None:
+    if not page.strip():
+        return None
+    try:
+        return lxml_html.document_fromstring(page)
+    except (etree.ParserError, ValueError, TypeError):
+        return None
+
+
+def _xpath_strings(tree: etree._Element | None, query: str) -> list[str]:
+    if tree is None:
+        return []
+    try:
+        found = tree.xpath(query)
+    except etree.XPathError:
+        return []
+    return [str(value) for value in found] if isinstance(found, list) else []
+
+
+def _json_ld(tree: etree._Element | None) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for text in _xpath_strings(tree, xpaths.JSON_LD_XPATH):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            objects.append(data)
+    return objects
+
+
+def _metadata_title(tree: etree._Element | None) -> str | None:
+    for query in xpaths.OG_TITLE_XPATHS:
+        for value in _xpath_strings(tree, query):
+            if value.strip():
+                return value
+    for data in _json_ld(tree):
+        headline = data.get(xpaths.JSON_LD_HEADLINE)
+        if isinstance(headline, str) and headline.strip():
+            return headline
+    for value in _xpath_strings(tree, xpaths.HTML_TITLE_XPATH):
+        title = value.removesuffix(xpaths.SITE_TITLE_SUFFIX)
+        if title.strip() and title != value:
+            return title
+    return None
+
+
+def _metadata_date(tree: etree._Element | None) -> datetime | None:
+    for query in xpaths.PUBLISHED_TIME_XPATHS:
+        for value in _xpath_strings(tree, query):
+            parsed = _offset_date(value)
+            if parsed is not None:
+                return parsed
+    for data in _json_ld(tree):
+        published = data.get(xpaths.JSON_LD_DATE)
+        if isinstance(published, str):
+            parsed = _offset_date(published)
+            if parsed is not None:
+                return parsed
+    return None

@@ -1,0 +1,53 @@
+"""Links of the mirror's listing pages and Atom feed, unresolved (see docs/parsing.md, "Listings").
+
+The home page, ``/emnews/`` and ``/category/<slug>.html`` are ``<ul>`` lists of ``<a href>``; ``feed.xml``
+is Atom, whose entries carry ``<link href>`` and an ``<id>`` (the post URL without ``.html``). Article pages
+link back to their category page and the home page. The spider resolves and classifies what comes back.
+"""
+
+from __future__ import annotations
+
+import html
+
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; see docs/parsing.md
+from lxml import html as lxml_html
+
+from newscrawl.parsers import xpaths
+
+
+def parse_listing_links(body: str, url: str) -> list[str]:
+    """Raw hrefs of a listing page or of the Atom feed, in document order, without duplicates."""
+    if not isinstance(body, str) or not body.strip():
+        return []
+    if xpaths.ATOM_MARKER.search(body[:4096]) or url.rstrip("/").endswith(".xml"):
+        return _unique(_feed_links(body))
+    return _unique(_anchor_hrefs(body))
+
+
+def parse_article_links(html_text: str) -> list[str]:
+    """Raw hrefs found on an article page: its back links (category page, home) and any in the body."""
+    if not isinstance(html_text, str) or not html_text.strip():
+        return []
+    return _unique(_anchor_hrefs(html_text))
+
+
+def _feed_links(body: str) -> list[str]:
+    # Regex, not an XML parser: a feed cut short by a failed download still yields its first entries.
+    found = [(m.start(), m.group("href")) for m in xpaths.FEED_LINK_HREF.finditer(body)]
+    found += [(m.start(), m.group("id")) for m in xpaths.FEED_ID.finditer(body)]
+    return [html.unescape(value).strip() for _, value in sorted(found) if value.strip()]
+
+
+def _anchor_hrefs(body: str) -> list[str]:
+    try:
+        tree = lxml_html.document_fromstring(body.replace("\x00", ""))
+        found = tree.xpath(xpaths.LINK_HREF_XPATH)
+    except (etree.ParserError, etree.XPathError, ValueError, TypeError):
+        return []
+    if not isinstance(found, list):
+        return []
+    return [str(href).strip() for href in found if str(href).strip()]
+
+
+def _unique(hrefs: list[str]) -> list[str]:
+    return list(dict.fromkeys(hrefs))

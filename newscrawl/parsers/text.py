@@ -1,0 +1,64 @@
+"""Readable plain text from article HTML fragments (see docs/parsing.md, "body_text").
+
+Paragraph-like elements become lines; runs of white space inside a line become one space. Comments and
+processing instructions carry no text (the mirror's eastmoney bodies have ``<!-- EM_StockImg_Start -->``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; see docs/parsing.md
+from lxml import html as lxml_html
+
+# Elements after which a reader expects a line break.
+BLOCK_TAGS = frozenset({
+    "p", "div", "blockquote", "center", "br", "li", "ul", "ol", "table", "tr", "h1", "h2", "h3", "h4", "h5",
+    "h6", "pre", "section", "article", "figure", "figcaption", "hr",
+})
+# Text of these elements is not article text.
+SKIP_TAGS = frozenset({"script", "style", "template"})
+_SPACES = re.compile(r"[ \t\r\f\v\u3000\xa0]+")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def html_to_text(fragment: str) -> str:
+    """The text of an HTML fragment: one line per block, inner white space folded, no empty lines."""
+    if not fragment or not fragment.strip():
+        return ""
+    try:
+        elements = lxml_html.fragments_fromstring(fragment)
+    except (etree.ParserError, ValueError, TypeError):
+        # lxml refuses some fragments (e.g. only a comment or NUL bytes): fall back to dropping tags.
+        return _fold(html.unescape(_TAG.sub("\n", fragment)))
+    parts: list[str] = []
+    for element in elements:
+        if isinstance(element, str):
+            parts.append(element)
+        else:
+            _walk(element, parts)
+    return _fold("".join(parts))
+
+
+def _walk(element: etree._Element, parts: list[str]) -> None:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag.lower() not in SKIP_TAGS and tag:
+        if element.text:
+            parts.append(element.text)
+        for child in element:
+            _walk(child, parts)
+        if tag.lower() in BLOCK_TAGS:
+            parts.append("\n")
+    if element.tail:
+        parts.append(element.tail)
+
+
+def _fold(text: str) -> str:
+    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def inner_text(fragment: str) -> str:
+    """The text of an inline fragment on one line (white space folded), e.g. a summary paragraph."""
+    return " ".join(html_to_text(fragment).split("\n")).strip()
