@@ -1,0 +1,693 @@
+"""The ``Archive`` repository: everything newscrawl stores or reads in the archive database.
+
+Pipelines and the CLI use only this object (docs/architecture.md, "The storage API"); the tables it
+writes are documented in docs/schema.md. Every public method is one short transaction, so a process
+killed at any instant leaves either all of a write or none of it.
+
+Two writers may work on one archive at once (two crawls, a crawl and ``newscrawl reparse``). On SQLite a
+write transaction takes the database's write lock first (``BEGIN IMMEDIATE``), so writers take turns; on
+PostgreSQL each write first takes a transaction-scoped advisory lock per article, so the read-compare-write
+of an upsert is never interleaved with another writer's on the same article. In both cases the insert
+itself is an ``INSERT … ON CONFLICT DO UPDATE``, which can neither duplicate a row nor fail on a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, RowMapping, make_url
+
+from newscrawl.items import Article
+from newscrawl.storage import search as search_module
+from newscrawl.storage.engine import READ_ONLY, create_archive_engine
+from newscrawl.storage.migrate import (
+    ADVISORY_LOCK_NAMESPACE,
+    ArchiveError,
+    SchemaOutOfDate,
+    SchemaTooNew,
+    current_revision,
+    head_revision,
+    is_empty,
+    known_revisions,
+    upgrade_database,
+)
+from newscrawl.storage.models import (
+    CONTENT_COLUMNS,
+    RUN_OUTCOMES,
+    ArticleRevisionRow,
+    ArticleRow,
+    CrawlRunRow,
+    PageRow,
+)
+from newscrawl.storage.search import SearchHit
+from newscrawl.storage.types import AwareDateTime, to_site_time
+from newscrawl.urls import redact_url
+
+logger = logging.getLogger(__name__)
+
+UpsertOutcome = Literal["new", "updated", "unchanged"]
+RunOutcome = Literal["running", "ok", "failed", "interrupted"]
+
+ARTICLES: Table = cast(Table, ArticleRow.__table__)
+REVISIONS: Table = cast(Table, ArticleRevisionRow.__table__)
+RUNS: Table = cast(Table, CrawlRunRow.__table__)
+PAGES: Table = cast(Table, PageRow.__table__)
+
+_UINT64 = 1 << 64
+_INT64_MAX = (1 << 63) - 1
+#: The counts that have their own column in crawl_runs; every count is also kept in its JSON ``counts``.
+RUN_COUNT_COLUMNS = ("new", "updated", "unchanged", "dropped", "errors")
+_SECRET_KEY_WORDS = ("PASSWORD", "SECRET", "TOKEN")
+
+
+@dataclass(frozen=True)
+class StoryCandidate:
+    """An archived post that may be the same story as another (the caller applies the simhash rule)."""
+
+    article_id: str
+    story_id: str | None
+    content_hash: str
+    simhash: int | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """What a conditional request for an archived article needs."""
+
+    article_id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """A listing page as last fetched: its validators and the links it held."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    links: list[str]
+    fetched_at: datetime
+    status: int
+
+
+@dataclass(frozen=True)
+class ArticleRevision:
+    """An earlier version of an article, and when it was current."""
+
+    revision: int
+    article: Article
+    seen_from: datetime
+    seen_until: datetime
+    replaced_at: datetime
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    """One row of ``crawl_runs``."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    new: int
+    updated: int
+    unchanged: int
+    dropped: int
+    errors: int
+    counts: dict[str, Any]
+    settings: dict[str, Any]
+    site_url: str | None
+    pid: int | None
+    hostname: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The run as JSON-ready values (times in ISO 8601)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("started_at", "finished_at"):
+            moment = values[name]
+            values[name] = moment.isoformat() if moment is not None else None
+        return values
+
+
+class Archive:
+    """The archive database: articles, their revisions, crawl runs and listing pages (docs/schema.md)."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine whose schema is at head; use ``Archive.open`` unless you made the engine."""
+        self._engine = engine
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, db_url: str | URL, *, upgrade: bool = True) -> Archive:
+        """Connect to the archive at ``db_url``.
+
+        A database with no tables is created at the newest schema revision when ``upgrade`` is true. A
+        database at an older revision is never migrated behind the user's back: it raises
+        ``SchemaOutOfDate``, whose message says to run ``newscrawl db upgrade`` (``upgrade_database``).
+        """
+        engine = create_archive_engine(db_url)
+        try:
+            cls._check_schema(engine, make_url(db_url), upgrade)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @staticmethod
+    def _check_schema(engine: Engine, url: URL, upgrade: bool) -> None:
+        where = url.render_as_string(hide_password=True)
+        head = head_revision()
+        current = current_revision(engine)
+        if current == head:
+            return
+        if current is None:
+            if not is_empty(engine):
+                raise ArchiveError(
+                    f"{where} has tables but no newscrawl schema revision: not a newscrawl archive"
+                )
+            if not upgrade:
+                raise SchemaOutOfDate(f"{where} has no archive schema yet: run `newscrawl db upgrade`")
+            logger.info("creating the archive schema in %s (revision %s)", where, head)
+            upgrade_database(engine)
+            return
+        if current in known_revisions():
+            raise SchemaOutOfDate(
+                f"the archive {where} is at schema revision {current}, this newscrawl needs {head}: "
+                "run `newscrawl db upgrade`"
+            )
+        raise SchemaTooNew(
+            f"the archive {where} is at schema revision {current}, which this newscrawl does not know: "
+            "it was written by a newer version"
+        )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connections; the object cannot be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot, and on SQLite no write lock."""
+        with self._engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
+
+    # -- articles -------------------------------------------------------------------------------------
+
+    def upsert_article(self, article: Article, seen_at: datetime, run_id: int | None = None) -> UpsertOutcome:
+        """Store ``article`` as seen at ``seen_at``: "new", "updated" (content changed) or "unchanged".
+
+        An update keeps the previous version in ``article_revisions`` and bumps ``revision``;
+        ``last_seen_at`` always moves forward, ``first_seen_at`` never changes. One transaction.
+        """
+        return self.upsert_articles([article], seen_at, run_id)[0]
+
+    def upsert_articles(
+        self, articles: Sequence[Article], seen_at: datetime, run_id: int | None = None
+    ) -> list[UpsertOutcome]:
+        """``upsert_article`` for many articles in one transaction; the outcomes in the same order."""
+        if not articles:
+            return []
+        seen_at = to_site_time(seen_at)
+        with self._engine.begin() as connection:
+            self._lock_articles(connection, [article.article_id for article in articles])
+            return [self._store(connection, article, seen_at, run_id) for article in articles]
+
+    def _lock_articles(self, connection: Connection, article_ids: Iterable[str]) -> None:
+        # SQLite's BEGIN IMMEDIATE already made this the only writer. On PostgreSQL the locks are taken in
+        # one global order (by key) so that two batches sharing articles cannot deadlock.
+        if connection.dialect.name != "postgresql":
+            return
+        for key in sorted({_lock_key(article_id) for article_id in article_ids}):
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                {"namespace": ADVISORY_LOCK_NAMESPACE, "key": key},
+            )
+
+    def _store(
+        self, connection: Connection, article: Article, seen_at: datetime, run_id: int | None
+    ) -> UpsertOutcome:
+        values = article_values(article)
+        old = connection.execute(
+            select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
+        ).mappings().first()
+        if old is None:
+            values.update(first_seen_at=seen_at, last_seen_at=seen_at, changed_at=seen_at, revision=1)
+            _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
+            return "new"
+        last_seen_at = max(old["last_seen_at"], seen_at)
+        if old["content_hash"] == values["content_hash"]:
+            changes: dict[str, Any] = {"last_seen_at": last_seen_at}
+            # Not content: validators and the dedupe pipeline's findings may change without a revision.
+            for name in ("etag", "last_modified", "story_id", "simhash"):
+                if values[name] is not None and values[name] != old[name]:
+                    changes[name] = values[name]
+            connection.execute(
+                update(ARTICLES).where(ARTICLES.c.article_id == article.article_id).values(changes)
+            )
+            return "unchanged"
+        earlier = {name: old[name] for name in CONTENT_COLUMNS}
+        earlier.update(
+            article_id=article.article_id, revision=old["revision"], seen_from=old["changed_at"],
+            seen_until=old["last_seen_at"], replaced_at=seen_at, run_id=run_id,
+        )
+        _upsert(connection, REVISIONS, earlier, key=("article_id", "revision"), keep=tuple(earlier))
+        if values["story_id"] is None:
+            values["story_id"] = old["story_id"]
+        values.update(
+            first_seen_at=old["first_seen_at"], last_seen_at=last_seen_at, changed_at=seen_at,
+            revision=old["revision"] + 1,
+        )
+        _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
+        logger.debug("article %s changed: revision %s", article.article_id, values["revision"])
+        return "updated"
+
+    def mark_seen(self, article_id: str, seen_at: datetime) -> bool:
+        """Move ``last_seen_at`` of an archived, unchanged article; False if it is not archived."""
+        seen = bindparam("seen_at", to_site_time(seen_at), type_=AwareDateTime())
+        # Never backwards: a late writer with an older sighting leaves the newer one in place.
+        later = case((ARTICLES.c.last_seen_at < seen, seen), else_=ARTICLES.c.last_seen_at)
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(ARTICLES).where(ARTICLES.c.article_id == article_id).values(last_seen_at=later)
+            )
+            return result.rowcount > 0
+
+    def set_story(self, article_id: str, story_id: str) -> bool:
+        """Link an archived article to a story; False if it is not archived."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(ARTICLES).where(ARTICLES.c.article_id == article_id).values(story_id=story_id)
+            )
+            return result.rowcount > 0
+
+    def get_article(self, article_id: str) -> Article | None:
+        """The current version of an archived article."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(ARTICLES).where(ARTICLES.c.article_id == article_id)
+            ).mappings().first()
+        return article_from_row(row) if row is not None else None
+
+    def revisions(self, article_id: str) -> list[ArticleRevision]:
+        """The earlier versions of an article, oldest first (the current one is ``get_article``)."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(REVISIONS).where(REVISIONS.c.article_id == article_id).order_by(REVISIONS.c.revision)
+            ).mappings().all()
+        return [
+            ArticleRevision(
+                revision=row["revision"], article=article_from_row(row), seen_from=row["seen_from"],
+                seen_until=row["seen_until"], replaced_at=row["replaced_at"], run_id=row["run_id"],
+            )
+            for row in rows
+        ]
+
+    def count_articles(self) -> int:
+        with self._read() as connection:
+            return int(connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one())
+
+    def story_candidates(self, article: Article, days: int = 3) -> list[StoryCandidate]:
+        """Archived posts that may be the same story as ``article`` (never the article itself).
+
+        Those whose id has the same digits (``NW202201072239307540`` and ``202201072239307540``: an
+        eastmoney article posted as emnews and by its publisher), the same content hash, or a
+        publication time within ``days`` days; the caller applies the simhash rule to the last kind.
+        """
+        digits = "".join(ch for ch in article.article_id if ch.isdigit())
+        matches: list[ColumnElement[bool]] = []
+        if digits:
+            matches.append(ARTICLES.c.article_id.in_({digits, "NW" + digits}))
+        if article.content_hash:
+            matches.append(ARTICLES.c.content_hash == article.content_hash)
+        if article.published_at is not None:
+            window = timedelta(days=days)
+            earliest, latest = article.published_at - window, article.published_at + window
+            matches.append(ARTICLES.c.published_at.between(earliest, latest))
+        if not matches:
+            return []
+        statement = (
+            select(ARTICLES.c.article_id, ARTICLES.c.story_id, ARTICLES.c.content_hash, ARTICLES.c.simhash,
+                   ARTICLES.c.published_at)
+            .where(or_(*matches), ARTICLES.c.article_id != article.article_id)
+            .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
+        )
+        with self._read() as connection:
+            return [
+                StoryCandidate(
+                    article_id=row.article_id, story_id=row.story_id, content_hash=row.content_hash,
+                    simhash=_unsigned(row.simhash), published_at=row.published_at,
+                )
+                for row in connection.execute(statement)
+            ]
+
+    def known_article(self, url: str) -> KnownArticle | None:
+        """Validators and content hash of the article archived from ``url``, for a conditional request."""
+        with self._read() as connection:
+            row = connection.execute(self._known_select().where(ARTICLES.c.url == url)).first()
+        return KnownArticle(*row) if row is not None else None
+
+    def known_articles(self) -> dict[str, KnownArticle]:
+        """``known_article`` for every archived article, keyed by ``article_id`` (listing links name it)."""
+        with self._read() as connection:
+            return {row.article_id: KnownArticle(*row) for row in connection.execute(self._known_select())}
+
+    @staticmethod
+    def _known_select() -> Any:
+        return select(ARTICLES.c.article_id, ARTICLES.c.url, ARTICLES.c.etag, ARTICLES.c.last_modified,
+                      ARTICLES.c.content_hash, ARTICLES.c.last_seen_at)
+
+    def iter_articles(
+        self, since: datetime | None = None, until: datetime | None = None, category: str | None = None
+    ) -> Iterator[Article]:
+        """Archived articles, current versions, by publication time (undated last), then id.
+
+        ``since`` is inclusive and ``until`` exclusive; both compare ``published_at``, so undated
+        articles come only when neither is given. Rows are streamed: consume the iterator promptly.
+        """
+        statement = select(ARTICLES)
+        if since is not None:
+            statement = statement.where(ARTICLES.c.published_at >= since)
+        if until is not None:
+            statement = statement.where(ARTICLES.c.published_at < until)
+        if category is not None:
+            statement = statement.where(ARTICLES.c.category == category)
+        statement = statement.order_by(ARTICLES.c.published_at.asc().nulls_last(), ARTICLES.c.article_id)
+        with self._read() as connection:
+            for row in connection.execution_options(yield_per=200).execute(statement).mappings():
+                yield article_from_row(row)
+
+    # -- search and statistics ------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Full-text search that works for Chinese; best first (docs/search.md)."""
+        with self._read() as connection:
+            return search_module.search(connection, query, limit)
+
+    def rebuild_search_index(self) -> None:
+        """Re-index every article (SQLite: needed after a VACUUM, which may renumber rowids)."""
+        if self.dialect != "sqlite":
+            return
+        with self._engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+
+    def stats(self, recent_runs: int = 10) -> dict[str, Any]:
+        """Articles per category and per day (UTC+8), revision count and the latest runs, JSON-ready."""
+        day = self._day_expression()
+        with self._read() as connection:
+            total = connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one()
+            revisions = connection.execute(select(func.count()).select_from(REVISIONS)).scalar_one()
+            stories = connection.execute(select(func.count(ARTICLES.c.story_id.distinct()))).scalar_one()
+            category = ARTICLES.c.category
+            per_category = connection.execute(
+                select(category, func.count()).group_by(category).order_by(category.asc().nulls_last())
+            ).all()
+            per_day = connection.execute(
+                select(day, func.count()).select_from(ARTICLES).group_by(day).order_by(day)
+            ).all()
+        return {
+            "articles": int(total),
+            "revisions": int(revisions),
+            "stories": int(stories),
+            "per_category": [{"category": category, "articles": int(n)} for category, n in per_category],
+            "per_day": [{"day": day_text, "articles": int(n)} for day_text, n in per_day],
+            "runs": [run.as_json() for run in self.runs(recent_runs)],
+        }
+
+    def _day_expression(self) -> Any:
+        # The publication day in the site's time zone. SQLite stores +08:00 text, so the day is its
+        # first ten characters; PostgreSQL must be told which zone (INTERVAL: ISO sign, east positive).
+        if self.dialect == "postgresql":
+            # timezone(zone, t) is AT TIME ZONE in function form.
+            site_time = func.timezone(literal_column("INTERVAL '+08:00'"), ARTICLES.c.published_at)
+            return func.to_char(site_time, "YYYY-MM-DD")
+        return func.substr(ARTICLES.c.published_at, 1, 10)
+
+    # -- listing pages --------------------------------------------------------------------------------
+
+    def page(self, url: str) -> PageRecord | None:
+        """The listing page at ``url`` as last fetched, or None."""
+        with self._read() as connection:
+            row = connection.execute(select(PAGES).where(PAGES.c.url == url)).mappings().first()
+        if row is None:
+            return None
+        return PageRecord(url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
+                          links=list(row["links"]), fetched_at=row["fetched_at"], status=row["status"])
+
+    def save_page(
+        self, url: str, etag: str | None, last_modified: str | None, links: Sequence[str], status: int,
+        fetched_at: datetime | None = None,
+    ) -> None:
+        """Record a listing page's validators and links (replace what was recorded)."""
+        values = {
+            "url": url, "etag": etag, "last_modified": last_modified, "links": list(links),
+            "fetched_at": to_site_time(fetched_at) if fetched_at is not None else _now(), "status": status,
+        }
+        with self._engine.begin() as connection:
+            _upsert(connection, PAGES, values, key=("url",))
+
+    # -- crawl runs -----------------------------------------------------------------------------------
+
+    def start_run(self, site_url: str, settings: Mapping[str, Any]) -> int:
+        """Record the start of a crawl run; returns its ``run_id``. Passwords in settings are redacted."""
+        values = {
+            "started_at": _now(), "finished_at": None, "outcome": "running",
+            **dict.fromkeys(RUN_COUNT_COLUMNS, 0), "counts": {},
+            "settings": _redacted(settings), "site_url": redact_url(site_url),
+            "pid": os.getpid(), "hostname": socket.gethostname(),
+        }
+        with self._engine.begin() as connection:
+            run_id = connection.execute(RUNS.insert().values(values).returning(RUNS.c.run_id)).scalar_one()
+        return int(run_id)
+
+    def finish_run(self, run_id: int, outcome: RunOutcome, counts: Mapping[str, Any]) -> None:
+        """Record how a run ended. ``counts``: new/updated/unchanged/dropped/errors (a number, or for
+        ``dropped`` a mapping of reason to number) and anything else worth keeping, all kept as JSON."""
+        if outcome not in RUN_OUTCOMES or outcome == "running":
+            raise ValueError(f"a run ends as one of ok, failed, interrupted, not {outcome!r}")
+        values: dict[str, Any] = {name: _count(counts.get(name)) for name in RUN_COUNT_COLUMNS}
+        values.update(finished_at=_now(), outcome=outcome, counts=_jsonable(counts))
+        with self._engine.begin() as connection:
+            result = connection.execute(update(RUNS).where(RUNS.c.run_id == run_id).values(values))
+            if result.rowcount == 0:
+                raise ArchiveError(f"there is no crawl run {run_id}")
+
+    def interrupt_stale_runs(self) -> list[int]:
+        """Mark as ``interrupted`` the runs of this host still ``running`` whose process is gone
+        (killed before ``finish_run``); returns their ids. Call it while holding the crawl lock."""
+        hostname = socket.gethostname()
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                select(RUNS.c.run_id, RUNS.c.pid)
+                .where(RUNS.c.outcome == "running", RUNS.c.hostname == hostname)
+            ).all()
+            stale = [run_id for run_id, pid in rows if pid is None or not _process_alive(pid)]
+            if stale:
+                connection.execute(
+                    update(RUNS)
+                    .where(RUNS.c.run_id.in_(stale))
+                    .values(outcome="interrupted", finished_at=_now())
+                )
+        return stale
+
+    def runs(self, limit: int = 10) -> list[CrawlRun]:
+        """The latest crawl runs, newest first."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
+            ).mappings().all()
+        return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _upsert(
+    connection: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    key: Sequence[str],
+    keep: Sequence[str] = (),
+) -> None:
+    """Insert a row, or on a key conflict overwrite it but for ``key`` and ``keep``: the one upsert."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(dict(values))
+    replaced = {name: statement.excluded[name] for name in values if name not in key and name not in keep}
+    if replaced:
+        connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=replaced))
+    else:
+        connection.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
+
+
+def article_values(article: Article) -> dict[str, Any]:
+    """The column values of ``article`` (without the seen-at times and revision)."""
+    return {
+        "article_id": article.article_id,
+        "info_code": article.info_code,
+        "url": article.url,
+        "share_url": article.share_url,
+        "category": article.category,
+        "publisher": article.publisher,
+        "title": article.title,
+        # Checked here, not only in the column type, so that a naive datetime fails with a plain ValueError.
+        "published_at": to_site_time(article.published_at) if article.published_at is not None else None,
+        "summary": article.summary,
+        "body_html": article.body_html,
+        "body_text": article.body_text,
+        "origin_html": article.origin_html,
+        "origin_status": article.origin_status,
+        "source": article.source,
+        "tags": article.tags,
+        "footer_md": article.footer_md,
+        "content_hash": article.content_hash or fallback_content_hash(article),
+        "simhash": _signed(article.simhash),
+        "story_id": article.story_id,
+        "flags": list(article.flags),
+        "etag": article.etag,
+        "last_modified": article.last_modified,
+    }
+
+
+def article_from_row(row: RowMapping) -> Article:
+    """An ``Article`` from a row of ``articles`` or ``article_revisions``."""
+    return Article(
+        article_id=row["article_id"], url=row["url"], title=row["title"], published_at=row["published_at"],
+        category=row["category"], tags=row["tags"], publisher=row["publisher"], summary=row["summary"],
+        source=row["source"], share_url=row["share_url"], info_code=row["info_code"],
+        body_html=row["body_html"], body_text=row["body_text"], footer_md=row["footer_md"],
+        origin_html=row["origin_html"], origin_status=row["origin_status"], content_hash=row["content_hash"],
+        story_id=row.get("story_id"), simhash=_unsigned(row["simhash"]), etag=row["etag"],
+        last_modified=row["last_modified"], flags=list(row["flags"] or []),
+    )
+
+
+def fallback_content_hash(article: Article) -> str:
+    """A content hash for an article that reaches storage without one.
+
+    The dedupe pipeline normally sets ``content_hash`` (newscrawl/stories.py); this keeps storage usable on
+    its own (tests, tools) with a hash over every content field.
+    """
+    content = {
+        name: getattr(article, name)
+        for name in ("title", "summary", "body_html", "body_text", "origin_html", "source", "share_url",
+                     "category", "tags", "publisher", "footer_md")
+    }
+    content["published_at"] = article.published_at.isoformat() if article.published_at else None
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+def _signed(simhash: int | None) -> int | None:
+    # simhashes are unsigned 64-bit; BIGINT is signed. Stored in two's complement, returned unsigned.
+    if simhash is None:
+        return None
+    if not -(1 << 63) <= simhash < _UINT64:
+        raise ValueError(f"simhash {simhash} does not fit in 64 bits")
+    return simhash - _UINT64 if simhash > _INT64_MAX else simhash
+
+
+def _unsigned(simhash: int | None) -> int | None:
+    return None if simhash is None else simhash % _UINT64
+
+
+def _lock_key(article_id: str) -> int:
+    # A stable signed 32-bit key (Python's hash() differs per process); a collision only makes two
+    # articles' writers take turns.
+    return zlib.crc32(article_id.encode()) - (1 << 31)
+
+
+def _now() -> datetime:
+    return to_site_time(datetime.now().astimezone())
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, Mapping):
+        return sum(_count(v) for v in value.values())
+    return int(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _redacted(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as JSON with passwords removed: URLs via ``redact_url``, secret-named keys blanked."""
+
+    def clean(key: str, value: Any) -> Any:
+        if value is not None and any(word in key.upper() for word in _SECRET_KEY_WORDS):
+            return "***"
+        if isinstance(value, str) and "://" in value:
+            return redact_url(value)
+        if isinstance(value, Mapping):
+            return {str(k): clean(str(k), v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(key, v) for v in value]
+        return _jsonable(value)
+
+    return {str(key): clean(str(key), value) for key, value in settings.items()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,143 @@
+"""The archive's tables as SQLAlchemy declarative models: the schema that docs/schema.md documents.
+
+These models are the code's picture of the newest schema revision; the migrations in ``migrations/versions``
+are what actually creates it, and a test checks that the two agree. Readers outside newscrawl rely on the
+names here (docs/schema.md says which of them are stable), so a column is never renamed or removed, only
+added.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from newscrawl.storage.types import AwareDateTime, JSONDocument
+
+#: Constraint and index names are spelled out so that migrations (and batch mode on SQLite, which
+#: recreates tables) can name them, and so that they are the same on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_OUTCOMES = ("running", "ok", "failed", "interrupted")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ArticleRow(Base):
+    """One row per article (a post of the mirror); its current version."""
+
+    __tablename__ = "articles"
+
+    article_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    info_code: Mapped[str | None] = mapped_column(Text, index=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    share_url: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text, index=True)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime, index=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    origin_html: Mapped[str | None] = mapped_column(Text)
+    origin_status: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    footer_md: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text, index=True)
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    story_id: Mapped[str | None] = mapped_column(Text, index=True)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    changed_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class ArticleRevisionRow(Base):
+    """An earlier version of an article whose content changed; the current one is in ``articles``."""
+
+    __tablename__ = "article_revisions"
+
+    article_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    info_code: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    share_url: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    origin_html: Mapped[str | None] = mapped_column(Text)
+    origin_status: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    footer_md: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text)
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    seen_from: Mapped[datetime] = mapped_column(AwareDateTime)
+    seen_until: Mapped[datetime] = mapped_column(AwareDateTime)
+    replaced_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class CrawlRunRow(Base):
+    """One crawl run: when, how it ended, what it counted, with which settings."""
+
+    __tablename__ = "crawl_runs"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(AwareDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))
+    new: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    dropped: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    site_url: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(Text)
+
+
+class PageRow(Base):
+    """A listing page as last fetched: its HTTP validators and the links it held (replayed on a 304)."""
+
+    __tablename__ = "pages"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    links: Mapped[list[str]] = mapped_column(JSONDocument)
+    fetched_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    status: Mapped[int] = mapped_column(Integer)
+
+
+#: The columns that make up an article's content and its crawl metadata: what a revision keeps.
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "info_code", "url", "share_url", "category", "publisher", "title", "published_at", "summary",
+    "body_html", "body_text", "origin_html", "origin_status", "source", "tags", "footer_md",
+    "content_hash", "simhash", "flags", "etag", "last_modified",
+)
