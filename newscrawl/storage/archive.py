@@ -105,6 +105,8 @@ class KnownArticle:
     last_modified: str | None
     content_hash: str
     last_seen_at: datetime
+    # Whether the origin's text was settled (e.g. "ok") or worth asking again; see Article.origin_status.
+    origin_status: str | None
 
 
 @dataclass(frozen=True)
@@ -382,7 +384,7 @@ class Archive:
             return [
                 StoryCandidate(
                     article_id=row.article_id, story_id=row.story_id, content_hash=row.content_hash,
-                    simhash=_unsigned(row.simhash), published_at=row.published_at,
+                    simhash=row.simhash, published_at=row.published_at,
                 )
                 for row in connection.execute(statement)
             ]
@@ -394,14 +396,14 @@ class Archive:
         return KnownArticle(*row) if row is not None else None
 
     def known_articles(self) -> dict[str, KnownArticle]:
-        """``known_article`` for every archived article, keyed by ``article_id`` (listing links name it)."""
+        """``known_article`` for every archived article, keyed by ``url`` (one query for a whole crawl)."""
         with self._read() as connection:
-            return {row.article_id: KnownArticle(*row) for row in connection.execute(self._known_select())}
+            return {row.url: KnownArticle(*row) for row in connection.execute(self._known_select())}
 
     @staticmethod
     def _known_select() -> Any:
         return select(ARTICLES.c.article_id, ARTICLES.c.url, ARTICLES.c.etag, ARTICLES.c.last_modified,
-                      ARTICLES.c.content_hash, ARTICLES.c.last_seen_at)
+                      ARTICLES.c.content_hash, ARTICLES.c.last_seen_at, ARTICLES.c.origin_status)
 
     def iter_articles(
         self, since: datetime | None = None, until: datetime | None = None, category: str | None = None
@@ -438,7 +440,9 @@ class Archive:
             connection.exec_driver_sql("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
 
     def stats(self, recent_runs: int = 10) -> dict[str, Any]:
-        """Articles per category and per day (UTC+8), revision count and the latest runs, JSON-ready."""
+        """Counts for ``newscrawl stats``, JSON-ready: ``articles``, ``revisions``, ``stories``,
+        ``per_category`` {category: articles} (None for uncategorised), ``per_day`` {YYYY-MM-DD in UTC+8:
+        articles} (None for undated), ``runs`` (the latest ``recent_runs``, newest first)."""
         day = self._day_expression()
         with self._read() as connection:
             total = connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one()
@@ -455,8 +459,8 @@ class Archive:
             "articles": int(total),
             "revisions": int(revisions),
             "stories": int(stories),
-            "per_category": [{"category": category, "articles": int(n)} for category, n in per_category],
-            "per_day": [{"day": day_text, "articles": int(n)} for day_text, n in per_day],
+            "per_category": {category: int(n) for category, n in per_category},
+            "per_day": {day_text: int(n) for day_text, n in per_day},
             "runs": [run.as_json() for run in self.runs(recent_runs)],
         }
 
@@ -602,7 +606,7 @@ def article_from_row(row: RowMapping) -> Article:
         source=row["source"], share_url=row["share_url"], info_code=row["info_code"],
         body_html=row["body_html"], body_text=row["body_text"], footer_md=row["footer_md"],
         origin_html=row["origin_html"], origin_status=row["origin_status"], content_hash=row["content_hash"],
-        story_id=row.get("story_id"), simhash=_unsigned(row["simhash"]), etag=row["etag"],
+        story_id=row.get("story_id"), simhash=row["simhash"], etag=row["etag"],
         last_modified=row["last_modified"], flags=list(row["flags"] or []),
     )
 
@@ -624,7 +628,8 @@ def fallback_content_hash(article: Article) -> str:
 
 
 def _signed(simhash: int | None) -> int | None:
-    # simhashes are unsigned 64-bit; BIGINT is signed. Stored in two's complement, returned unsigned.
+    # BIGINT is signed, as newscrawl.stories.simhash is; an unsigned 64-bit value is stored as the
+    # signed number with the same bits (and comes back signed).
     if simhash is None:
         return None
     if not -(1 << 63) <= simhash < _UINT64:
@@ -632,8 +637,6 @@ def _signed(simhash: int | None) -> int | None:
     return simhash - _UINT64 if simhash > _INT64_MAX else simhash
 
 
-def _unsigned(simhash: int | None) -> int | None:
-    return None if simhash is None else simhash % _UINT64
 
 
 def _lock_key(article_id: str) -> int:

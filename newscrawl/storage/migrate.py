@@ -80,8 +80,8 @@ def is_empty(db: str | URL | Engine) -> bool:
             engine.dispose()
 
 
-def upgrade_database(db: str | URL | Engine, revision: str = "head") -> str | None:
-    """Create or migrate the archive's schema up to ``revision``; returns the revision it is now at."""
+def upgrade_database(db: str | URL | Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Create or migrate the archive's schema up to ``revision``: (the revision before, the one after)."""
     engine, owned = _engine(db)
     try:
         with engine.connect() as connection:
@@ -98,12 +98,13 @@ def upgrade_database(db: str | URL | Engine, revision: str = "head") -> str | No
                             text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
                             {"namespace": ADVISORY_LOCK_NAMESPACE, "key": _MIGRATION_LOCK},
                         )
+                    before = MigrationContext.configure(connection).get_current_revision()
                     command.upgrade(alembic_config(connection), revision)
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                         if broken:
                             raise ArchiveError(f"migration left dangling foreign keys: {broken[:5]}")
-                    return MigrationContext.configure(connection).get_current_revision()
+                    return before, MigrationContext.configure(connection).get_current_revision()
             finally:
                 if sqlite:
                     _driver_execute(connection, "PRAGMA foreign_keys=ON")
