@@ -46,3 +46,13 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
+
+EXTENSIONS = {
+    "newscrawl.extensions.RunRecordExtension": 100,
+    "newscrawl.extensions.RawArchiveExtension": 110,
+    "newscrawl.extensions.ProgressExtension": 120,
+    "scrapy.extensions.logstats.LogStats": None,  # ProgressExtension says the same in the archive's terms
+}
+DOWNLOADER_MIDDLEWARES = {
+    "newscrawl.middlewares.SitePolicyMiddleware": 40,
+}

@@ -75,8 +75,8 @@ class SitePolicy:
         if self.is_site(url):
             # The site is reachable over http and https; links mix both (and //host/ forms), so one page
             # must have one URL: the configured scheme and netloc, without fragment.
-            return urlunsplit((self.site_scheme, self.site_netloc, quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~"),
-                               parts.query, ""))
+            path = quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~")
+            return urlunsplit((self.site_scheme, self.site_netloc, path, parts.query, ""))
         return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
     def is_site(self, url: str) -> bool:

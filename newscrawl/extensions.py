@@ -1,0 +1,143 @@
+"""Scrapy extensions of newscrawl: run records, raw-page archiving and progress lines.
+
+* ``RunRecordExtension`` writes a ``crawl_runs`` row when the spider opens and completes it when it
+  closes, with the outcome and counts of newscrawl.runs, and logs the run's summary line.
+* ``RawArchiveExtension`` (NEWSCRAWL_RAW_ARCHIVE) appends article pages and origin answers to WARC files.
+* ``ProgressExtension`` logs one progress line every NEWSCRAWL_PROGRESS_INTERVAL seconds.
+See docs/operations.md and docs/warc.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from twisted.internet import task
+
+from newscrawl.config import DEFAULTS
+from newscrawl.crawlstate import CrawlState
+from newscrawl.runs import RunSummary, summarise
+from newscrawl.urls import redact_url
+from newscrawl.warc import WarcArchive
+
+logger = logging.getLogger(__name__)
+
+# The settings a run record keeps: what decides what a run did.
+RECORDED_SETTINGS = (*DEFAULTS, "CONCURRENT_REQUESTS", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED", "RETRY_TIMES")
+
+
+class RunRecordExtension:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.started = time.monotonic()
+        self.summary: RunSummary | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecordExtension:
+        extension = cls(crawler)
+        crawler._newscrawl_runs = extension  # type: ignore[attr-defined]
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        state = CrawlState.for_crawler(self.crawler)
+        settings = self.crawler.settings
+        recorded: dict[str, Any] = {}
+        for name in RECORDED_SETTINGS:
+            value = settings.get(name)
+            if isinstance(value, str) and "://" in value:
+                value = redact_url(value)
+            recorded[name] = value
+        recorded["spider_args"] = {k: getattr(spider, k) for k in ("only_category", "only_url") if hasattr(spider, k)}
+        state.run_id = state.archive.start_run(site_url=settings.get("NEWSCRAWL_SITE_URL"), settings=recorded)
+        self.started = time.monotonic()
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        state = CrawlState.for_crawler(self.crawler)
+        assert self.crawler.stats is not None
+        self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
+        if state.run_id is not None:
+            state.archive.finish_run(state.run_id, self.summary.outcome, self.summary.counts())  # type: ignore[arg-type]
+        logger.info("run summary: %s", self.summary.line())
+        stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
+        if stats_file:
+            record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
+                      "reason": self.summary.reason, "run_id": state.run_id,
+                      "stats": self.crawler.stats.get_stats()}
+            Path(stats_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(stats_file).write_text(json.dumps(record, default=str, ensure_ascii=False, indent=1), "utf-8")
+
+
+class RawArchiveExtension:
+    KINDS = frozenset({"article", "origin"})
+
+    def __init__(self, directory: Path, crawler: Crawler) -> None:
+        self.directory = directory
+        self.crawler = crawler
+        self.archive: WarcArchive | None = None
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RawArchiveExtension:
+        if not crawler.settings.getbool("NEWSCRAWL_RAW_ARCHIVE", True):
+            raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
+        return cls(Path(crawler.settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), crawler)
+
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+        kind = request.meta.get("newscrawl_kind")
+        if kind not in self.KINDS or response.status != 200:
+            return
+        if self.archive is None:
+            self.archive = WarcArchive(self.directory)
+            logger.info("raw responses go to %s", self.archive.path)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items()
+                   for v in values]
+        self.archive.write(response.url, response.status, "OK", headers, response.body, kind)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newscrawl/warc/{kind}")
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+
+class ProgressExtension:
+    def __init__(self, crawler: Crawler, interval: float) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.loop: task.LoopingCall | None = None
+        self.started = time.monotonic()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
+        interval = crawler.settings.getfloat("NEWSCRAWL_PROGRESS_INTERVAL", 30.0)
+        if interval <= 0:
+            raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
+        return cls(crawler, interval)
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started = time.monotonic()
+        self.loop = task.LoopingCall(self.log_progress)
+        self.loop.start(self.interval, now=False)
+
+    def log_progress(self) -> None:
+        assert self.crawler.stats is not None
+        summary = summarise(self.crawler.stats.get_stats(), None, time.monotonic() - self.started)
+        logger.info("progress: %d new, %d updated, %d unchanged, %d dropped, %d errors, %d requests in %.0fs",
+                    summary.new, summary.updated, summary.unchanged, sum(summary.dropped.values()),
+                    summary.errors, summary.requests, summary.duration_s)
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()

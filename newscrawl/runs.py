@@ -1,0 +1,88 @@
+"""How a crawl run is judged and summed up, from its Scrapy stats (docs/operations.md).
+
+One rule decides both the outcome stored in ``crawl_runs`` and the exit status of ``newscrawl crawl``:
+a run **fails** when Scrapy did not finish normally, when no listing page of the site could be read
+(site unreachable), when the site listed articles but none could be archived or re-checked, or when more
+than ``ERROR_RATE_LIMIT`` of its requests ended in errors. Otherwise it is ``ok``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_RATE_LIMIT = 0.2
+
+
+@dataclass
+class RunSummary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    retries: int = 0
+    requests: int = 0
+    full_downloads: int = 0
+    not_modified: int = 0
+    duration_s: float = 0.0
+    outcome: str = "ok"
+    reason: str = ""
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
+            "dropped": dict(self.dropped), "errors": self.errors, "retries": self.retries,
+            "requests": self.requests, "full_downloads": self.full_downloads,
+            "not_modified": self.not_modified, "duration_s": round(self.duration_s, 3),
+        }
+
+    def line(self) -> str:
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"
+        return (f"{self.outcome}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged; "
+                f"dropped: {dropped}; errors {self.errors}, retries {self.retries}; "
+                f"{self.requests} requests ({self.full_downloads} full, {self.not_modified} not modified); "
+                f"{self.duration_s:.1f}s" + (f" — {self.reason}" if self.reason else ""))
+
+
+def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: float) -> RunSummary:
+    def get(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    dropped: dict[str, int] = {}
+    for key, value in stats.items():
+        for prefix in ("newscrawl/validate/dropped/", "newscrawl/dedupe/dropped/"):
+            if key.startswith(prefix):
+                dropped[key[len(prefix):]] = dropped.get(key[len(prefix):], 0) + int(value)
+    if get("newscrawl/store/failed"):
+        dropped["database_unavailable"] = get("newscrawl/store/failed")
+    summary = RunSummary(
+        new=get("newscrawl/store/new"),
+        updated=get("newscrawl/store/updated"),
+        unchanged=get("newscrawl/store/unchanged") + get("newscrawl/store/seen"),
+        dropped=dropped,
+        errors=get("log_count/ERROR") + get("downloader/exception_count"),
+        retries=get("retry/count"),
+        requests=get("downloader/request_count"),
+        full_downloads=get("downloader/response_status_count/200"),
+        not_modified=get("downloader/response_status_count/304"),
+        duration_s=duration_s,
+    )
+    summary.outcome, summary.reason = judge(stats, finish_reason, summary)
+    return summary
+
+
+def judge(stats: Mapping[str, Any], finish_reason: str | None, summary: RunSummary) -> tuple[str, str]:
+    if finish_reason not in ("finished", None):
+        return "failed", f"the crawl stopped early ({finish_reason})"
+    listings = int(stats.get("newscrawl/spider/listing_read", 0) or 0) + int(
+        stats.get("newscrawl/spider/listing_not_modified", 0) or 0)
+    if listings == 0 and int(stats.get("newscrawl/spider/article_requested", 0) or 0) == 0:
+        return "failed", "no page of the site could be read (site unreachable?)"
+    archived = summary.new + summary.updated + summary.unchanged
+    if int(stats.get("newscrawl/spider/article_requested", 0) or 0) > 0 and archived == 0:
+        return "failed", "the site listed articles but none could be archived"
+    if summary.requests and summary.errors / summary.requests > ERROR_RATE_LIMIT:
+        return "failed", f"{summary.errors} errors in {summary.requests} requests"
+    return "ok", ""

@@ -1,0 +1,1 @@
+"""newscrawl's spiders: ``finews`` (see docs/crawling.md)."""

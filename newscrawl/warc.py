@@ -1,0 +1,92 @@
+"""Raw pages kept as gzip-compressed WARC files (warcio), and read back for offline re-parsing.
+
+With NEWSCRAWL_RAW_ARCHIVE on, every article page and origin answer that arrives in full (HTTP 200) is
+appended to ``<NEWSCRAWL_WARC_DIR>/newscrawl-<UTC time>-<pid>.warc.gz`` as a WARC ``response`` record.
+Bodies are stored as received after transfer decoding (Scrapy has already undone gzip), so the record's
+``Content-Encoding`` header is dropped and its length is the stored body's. ``iter_responses`` reads every
+record back; ``newscrawl reparse`` uses it. See docs/warc.md.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+logger = logging.getLogger(__name__)
+
+DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: str
+    kind: str
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+class WarcArchive:
+    """Appends response records to one WARC file per process run."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.path = directory / f"newscrawl-{stamp}-{os.getpid()}.warc.gz"
+        self._file: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        self._writer = WARCWriter(self._file, gzip=True)
+        self.records = 0
+
+    def write(self, url: str, status: int, reason: str, headers: list[tuple[str, str]], body: bytes,
+              kind: str) -> None:
+        kept = [(k, v) for k, v in headers if k.lower() not in DROPPED_HEADERS]
+        kept.append(("Content-Length", str(len(body))))
+        http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept, protocol="HTTP/1.1")
+        record = self._writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), http_headers=http_headers,
+            warc_headers_dict={"WARC-Newscrawl-Kind": kind},
+        )
+        self._writer.write_record(record)
+        # Each record is a complete gzip member: flushing after it means a killed crawl loses at most
+        # the record being written, and readers skip a torn tail.
+        self._file.flush()
+        self.records += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def iter_responses(directory: Path) -> Iterator[RawResponse]:
+    """Every response record of every WARC file under ``directory``, oldest file first."""
+    for path in sorted(directory.glob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            try:
+                for record in ArchiveIterator(stream):
+                    if record.rec_type != "response" or record.http_headers is None:
+                        continue
+                    yield RawResponse(
+                        url=record.rec_headers.get_header("WARC-Target-URI"),
+                        status=int(record.http_headers.get_statuscode() or 0),
+                        headers=list(record.http_headers.headers),
+                        body=record.content_stream().read(),
+                        fetched_at=record.rec_headers.get_header("WARC-Date") or "",
+                        kind=record.rec_headers.get_header("WARC-Newscrawl-Kind") or "",
+                    )
+            except Exception as error:
+                # A run killed while writing leaves a torn last record: that file ends there, the read goes on.
+                logger.warning("WARC file %s ends in a damaged record (%s); later files are still read", path, error)

@@ -1,0 +1,84 @@
+"""Dedupe: one row per article, and posts of one story linked by a shared ``story_id``.
+
+* The same article met twice in one run (listed on several pages, or yielded again) is dropped the second
+  time: ``DropItem("duplicate_in_run")``; a re-crawl of an archived article is not a duplicate, storage
+  upserts it.
+* The same story posted under two ids stays two posts (the export must give both back) but gets one
+  ``story_id``: the earliest archived post's. Candidates come from the archive (``story_candidates``) and
+  from this run; the rules (same eastmoney id, same content, near-identical text by simhash) are in
+  newscrawl.stories.
+Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``.
+See docs/pipelines.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from newscrawl.crawlstate import CrawlState
+from newscrawl.items import Article
+from newscrawl.storage import StoryCandidate
+from newscrawl.stories import same_story
+
+logger = logging.getLogger(__name__)
+
+
+class DedupePipeline:
+    def __init__(self, state: CrawlState, stats: StatsCollector, max_distance: int) -> None:
+        self.state = state
+        self.stats = stats
+        self.max_distance = max_distance
+        self.seen: dict[str, str | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        assert crawler.stats is not None
+        return cls(CrawlState.for_crawler(crawler), crawler.stats,
+                   crawler.settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        if item.article_id in self.seen and self.seen[item.article_id] == item.content_hash:
+            self.stats.inc_value("newscrawl/dedupe/dropped/duplicate_in_run")
+            raise DropItem(f"duplicate_in_run: {item.article_id}")
+        self.seen[item.article_id] = item.content_hash
+        candidates = self.state.archive.story_candidates(item)
+        archived = next((c for c in candidates if c.article_id == item.article_id), None)
+        if archived is not None:
+            # An archived article keeps the story it already belongs to: story ids never move.
+            item.story_id = archived.story_id
+            return item
+        item.story_id = item.article_id
+        match = self._match(item, candidates)
+        if match is not None:
+            candidate, reason = match
+            item.story_id = candidate.story_id or candidate.article_id
+            self.stats.inc_value(f"newscrawl/dedupe/story/{reason}")
+            logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
+        return item
+
+    def _match(self, item: Article, candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
+        # Ids, hashes and simhashes first (the candidate rows carry them); the text comparison needs the
+        # archived text, so it loads only candidates published within a day of the item.
+        for candidate in candidates:
+            stub = Article(article_id=candidate.article_id, url="", content_hash=candidate.content_hash,
+                           simhash=candidate.simhash)
+            reason = same_story(item, stub, self.max_distance)
+            if reason:
+                return candidate, reason
+        for candidate in candidates:
+            if (candidate.published_at is None or item.published_at is None
+                    or abs((candidate.published_at - item.published_at).total_seconds()) > 86400):
+                continue
+            archived = self.state.archive.get_article(candidate.article_id)
+            if archived is not None:
+                reason = same_story(item, archived, self.max_distance)
+                if reason:
+                    return candidate, reason
+        return None

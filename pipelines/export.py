@@ -1,0 +1,49 @@
+"""Export: when NEWSCRAWL_POSTS_DIR is set, write each new or changed article as a Jekyll post file.
+
+A post is written only when its text differs from the file already there, so a re-crawl touches no
+file. Counts ``newscrawl/export/written`` and ``newscrawl/export/unchanged``; an article whose id or date
+cannot make a safe file name is counted in ``newscrawl/export/unsafe_name`` and not written.
+See docs/pipelines.md and docs/export.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+
+from newscrawl.export import write_post
+from newscrawl.items import Article
+from newscrawl.jekyll import UnsafePostName
+
+logger = logging.getLogger(__name__)
+
+
+class ExportPipeline:
+    def __init__(self, posts_dir: Path, stats: StatsCollector) -> None:
+        self.posts_dir = posts_dir
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExportPipeline:
+        posts_dir = crawler.settings.get("NEWSCRAWL_POSTS_DIR")
+        if not posts_dir:
+            raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
+        assert crawler.stats is not None
+        return cls(Path(posts_dir), crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        try:
+            written = write_post(self.posts_dir, item)
+        except UnsafePostName as error:
+            self.stats.inc_value("newscrawl/export/unsafe_name")
+            logger.warning("not exported: %s", error)
+            return item
+        self.stats.inc_value("newscrawl/export/written" if written else "newscrawl/export/unchanged")
+        return item

@@ -1,0 +1,35 @@
+"""The documentation and the code agree: every setting is documented with its real default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from newscrawl.config import SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = re.compile(r"^\| `(NEWSCRAWL_[A-Z_]+)` \| (.+?) \| (.+?) \|$", re.M)
+
+
+def documented_settings() -> dict[str, str]:
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    return {name: default for name, default, _ in ROW.findall(text)}
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    documented = documented_settings()
+    for setting in SETTINGS:
+        assert setting.name in documented, f"{setting.name} is missing from docs/settings.md"
+        expected = f"`{setting.default}`" if setting.default is not None else "unset"
+        assert documented[setting.name] == expected, setting.name
+
+
+def test_no_documented_setting_is_unknown_to_the_code() -> None:
+    assert set(documented_settings()) == {s.name for s in SETTINGS}
+
+
+def test_settings_module_reads_every_setting() -> None:
+    import newscrawl.settings as settings_module
+
+    for setting in SETTINGS:
+        assert hasattr(settings_module, setting.name), setting.name
