@@ -64,6 +64,9 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LIQUID = re.compile(r"\{[{%]")
 # The mirror's plain digest paragraph (kramdown's rendering of a Markdown paragraph) and leading "> " line.
 _SIMPLE_PARAGRAPH = re.compile(r"\A<p>(?P<text>[^<>\n]*)</p>\Z")
+# Escaped angle brackets that kramdown reads back as the same literal text: not followed by a letter, "/",
+# "!", "?" or "$" (which could start a tag, comment, processing instruction or math) and, for ">", not first.
+_BARE_ANGLE = re.compile(r"&lt;(?![A-Za-z/!?$])|(?<=.)&gt;")
 _LEADING_BLOCKQUOTE = re.compile(
     r"\A<blockquote>\s*<p>(?P<text>[^<>\n]*)</p>\s*</blockquote>(?P<rest>.*)\Z", re.S
 )
@@ -213,20 +216,29 @@ def _site_time(moment: datetime) -> datetime:
 def _post_form(body_html: str) -> str:
     """The mirror's HTML written back as the post file had it, where that is certain to render the same.
 
-    A digest post is one Markdown paragraph after a blank line; an emnews-full post starts with a "> "
-    digest line. Anything else stays HTML, which kramdown passes through (white space between tags aside).
+    A digest post is Markdown paragraphs after a blank line; an emnews-full post starts with a "> " digest
+    line. Anything else stays HTML, which kramdown passes through (white space between tags aside).
     """
-    paragraph = _SIMPLE_PARAGRAPH.match(body_html)
-    if paragraph and _markdown_safe(paragraph.group("text")):
-        return "\n" + paragraph.group("text")
+    paragraphs = [_SIMPLE_PARAGRAPH.match(block) for block in body_html.split("\n\n")]
+    texts = [m.group("text") for m in paragraphs if m is not None]
+    if texts and len(texts) == len(paragraphs) and all(_markdown_safe(text) for text in texts):
+        return "\n" + "\n\n".join(_markdown_text(text) for text in texts)
     quote_match = _LEADING_BLOCKQUOTE.match(body_html)
     if quote_match and _markdown_safe(quote_match.group("text")):
         rest = quote_match.group("rest").strip("\n")
-        return "> " + quote_match.group("text") + ("\n\n" + rest if rest else "")
+        return "> " + _markdown_text(quote_match.group("text")) + ("\n\n" + rest if rest else "")
     if _MARKDOWN_BLOCK_START.match(body_html) or not body_html.startswith("<"):
         # Not HTML at the start (a fragment that lost its tags): keep kramdown from reading it as a list.
         return "<div>" + body_html + "</div>" if body_html else ""
     return body_html
+
+
+def _markdown_text(text: str) -> str:
+    # kramdown escapes a "<" or ">" that starts no tag; the post file had the bare character ("精度满足<1%").
+    # The empty link line "<>" of VARIANTS.md is the same case.
+    bare = _BARE_ANGLE.sub(lambda m: "<" if m.group(0) == "&lt;" else ">", text)
+    # "<<" and ">>" are kramdown's typographic guillemets: those stay escaped.
+    return text if "<<" in bare or ">>" in bare else bare
 
 
 def _markdown_safe(text: str) -> bool:

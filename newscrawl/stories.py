@@ -99,7 +99,8 @@ def same_story(a: Article, b: Article, max_distance: int = 3) -> StoryReason | N
     text_a, text_b = _story_text(a), _story_text(b)
     if not text_a or not text_b:
         return None
-    short, long = (text_a, text_b) if len(text_a) <= len(text_b) else (text_b, text_a)
+    # Ordered by length, then by text, so that same_story(a, b) == same_story(b, a).
+    short, long = sorted((text_a, text_b), key=lambda text: (len(text), text))
     if len(short) <= DIGEST_MAX_CHARS and not set(_NUMBER.findall(short)) <= set(_NUMBER.findall(long)):
         return None  # a digest with a figure the other text lacks is other news (a later update)
     hash_a = a.simhash if a.simhash is not None else simhash(text_a)
@@ -109,13 +110,13 @@ def same_story(a: Article, b: Article, max_distance: int = 3) -> StoryReason | N
     return None
 
 
-def containment(short: str, long: str) -> float:
-    """Share of the shorter text's bigrams that occur in the longer text (0.0 when either is empty)."""
-    inner = set(_shingles(_normalise(short)))
-    outer = set(_shingles(_normalise(long)))
-    if not inner or not outer:
+def containment(a: str, b: str) -> float:
+    """Share of the smaller bigram set that occurs in the other text (0.0 when either is empty)."""
+    shingles_a = set(_shingles(_normalise(a)))
+    shingles_b = set(_shingles(_normalise(b)))
+    if not shingles_a or not shingles_b:
         return 0.0
-    return len(inner & outer) / len(inner)
+    return len(shingles_a & shingles_b) / min(len(shingles_a), len(shingles_b))
 
 
 def _story_text(article: Article) -> str:

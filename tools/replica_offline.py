@@ -42,6 +42,22 @@ def value_of(article: Article, field: str) -> Any:
     return value
 
 
+DATE_LINE = re.compile(r"^date: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\n", re.M)
+
+
+def _same_but_date(original: Path, rendered: Path) -> bool:
+    """Equal after writing the original's offset-less date (read by Jekyll as UTC) in site time +0800."""
+    from datetime import datetime, timedelta
+
+    text = original.read_text(encoding="utf-8")
+    match = DATE_LINE.search(text)
+    if not match:
+        return False
+    site_time = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") + timedelta(hours=8)
+    fixed = text[: match.start()] + f"date: {site_time:%Y-%m-%d %H:%M:%S} +0800\n" + text[match.end():]
+    return fixed == rendered.read_text(encoding="utf-8")
+
+
 def main() -> int:
     default_replica = Path(__file__).resolve().parent.parent.parent / "shared" / "replica"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,7 +122,10 @@ def main() -> int:
         source = replica / "source" / "_posts"
         same_bytes = sum(1 for p in out.glob("*.md")
                          if (source / p.name).is_file() and (source / p.name).read_bytes() == p.read_bytes())
-        print(f"rendered {written} posts; byte-identical to the site's post files: {same_bytes}")
+        same_but_date = sum(1 for p in out.glob("*.md")
+                            if (source / p.name).is_file() and _same_but_date(source / p.name, p))
+        print(f"rendered {written} posts; byte-identical to the site's post files: {same_bytes}; "
+              f"identical but for a date line written without +0800: {same_but_date}")
         check = replica / "tools" / "check_export.py"
         result = subprocess.run([sys.executable, str(check), str(out), "--show", str(args.show)],
                                 capture_output=True, text=True, check=False)

@@ -130,7 +130,8 @@ def _split_article_part(article: Article, part: str) -> None:
         # emnews posts without a footer: the tags value is "<publisher>新闻".
         article.publisher = article.tags.removesuffix("新闻") or article.tags
 
-    body_html = part.strip("\r\n")
+    # The layout's own line breaks and indentation around {{ content }} are not the article's.
+    body_html = part.strip()
     article.body_html = body_html or None
     if not body_html.strip():
         article.flags.append("empty_body")
