@@ -1,0 +1,132 @@
+"""The Alembic migration tree: an archive filled at the first revision survives the upgrade to head intact
+and searchable, the models match what the migrations build, and concurrent upgrades are safe."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from test_storage import SEED_ID, T0, emnews_article, sample_articles, seed_article
+
+from newscrawl.storage import Archive, Base, current_revision, head_revision, upgrade_database
+from newscrawl.storage.engine import create_archive_engine
+from newscrawl.storage.migrate import alembic_config
+
+FIRST_REVISION = "0001_initial"
+
+
+def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every modelled table (and the view), in key order, as the driver returns them."""
+    snapshot = {}
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            key = ", ".join(column.name for column in table.primary_key.columns)
+            snapshot[table.name] = [tuple(row) for row in connection.execute(
+                text(f"SELECT * FROM {table.name} ORDER BY {key}"))]
+        snapshot["jekyll_posts"] = [tuple(row) for row in connection.execute(
+            text("SELECT * FROM jekyll_posts ORDER BY article_id"))]
+    return snapshot
+
+
+def test_tree_is_linear_with_two_revisions() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_heads() == [head_revision()]
+    chain = [script.revision for script in scripts.walk_revisions()]
+    assert chain == [head_revision(), FIRST_REVISION]
+    assert head_revision() == "0002_search"
+
+
+def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str) -> None:
+    assert upgrade_database(db_url, FIRST_REVISION) == (None, FIRST_REVISION)
+    engine = create_archive_engine(db_url)
+    try:
+        # The repository works on the first revision's tables (nothing it writes is newer): fill it
+        # the way a crawl of that version would have.
+        old = Archive(engine)
+        run_id = old.start_run("https://finews.withounder.com/", {"NEWSCRAWL_DB_URL": "sqlite:///x"})
+        articles = sample_articles()
+        many = [emnews_article(f"2021121122070{i:05d}", 11, f"第{i}条快讯：政务服务改革",
+                               f"第{i}条正文，南召县政务服务。") for i in range(200)]
+        old.upsert_articles([*articles, *many], T0, run_id)
+        old.upsert_article(seed_article(title="南阳市南召县：政务服务事项一日办结", content_hash="v2"),
+                           T0 + timedelta(hours=1), run_id)
+        old.save_page("https://finews.withounder.com/", '"e"', None, [articles[0].url], 200, T0)
+        old.finish_run(run_id, "ok", {"new": len(articles) + len(many), "updated": 1})
+        before = _snapshot(engine)
+        assert len(before["articles"]) == len(articles) + len(many)
+        assert len(before["article_revisions"]) == 1
+        assert current_revision(engine) == FIRST_REVISION
+    finally:
+        engine.dispose()
+
+    assert upgrade_database(db_url) == (FIRST_REVISION, head_revision())
+
+    with Archive.open(db_url) as archive:
+        assert _snapshot(archive.engine) == before
+        hits = archive.search("政务服务", limit=500)
+        assert {hit.article_id for hit in hits} >= {SEED_ID, *(a.article_id for a in many)}
+        assert [hit.article_id for hit in archive.search("南召县：政务")] == [SEED_ID]
+        assert len(archive.search("南召", limit=500)) == 1 + len(many) + 1  # the seed, the flashes, one emnews
+        # The index keeps following writes made after the upgrade.
+        archive.upsert_article(seed_article(title="新标题", content_hash="v3"), T0 + timedelta(hours=2))
+        assert [hit.article_id for hit in archive.search("新标题")] == [SEED_ID]
+
+
+def test_models_match_the_migrations(db_url: str) -> None:
+    upgrade_database(db_url)
+    engine = create_archive_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    # Search objects (articles_fts, the _trgm indexes) are not models; everything else must agree.
+    assert [d for d in differences if "fts" not in str(d) and "_trgm" not in str(d)] == []
+
+
+def test_downgrade_to_base_and_up_again(db_url: str) -> None:
+    upgrade_database(db_url)
+    engine = create_archive_engine(db_url)
+    try:
+        from alembic import command
+
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+        assert inspect(engine).get_view_names() == []
+    finally:
+        engine.dispose()
+    assert upgrade_database(db_url) == (None, head_revision())
+    with Archive.open(db_url) as archive:
+        archive.upsert_article(seed_article(), T0)
+        assert [hit.article_id for hit in archive.search("政务服务")] == [SEED_ID]
+
+
+def test_concurrent_first_opens_create_the_schema_once(db_url: str) -> None:
+    """Two crawls starting at once on a new database: both open it, neither fails."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_archive() -> None:
+        try:
+            barrier.wait()
+            with Archive.open(db_url) as archive:
+                archive.upsert_article(seed_article(), T0)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_archive) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert current_revision(db_url) == head_revision()
+    with Archive.open(db_url) as archive:
+        assert archive.count_articles() == 1
