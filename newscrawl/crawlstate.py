@@ -55,7 +55,7 @@ class CrawlState:
             self._known = self.archive.known_articles()
             logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
         known = self._known.get(url)
-        if known is None or getattr(known, "origin_status", None) not in SETTLED_ORIGIN:
+        if known is None or known.origin_status not in SETTLED_ORIGIN:
             return {}
         return _validators(known.etag, known.last_modified)
 

@@ -51,7 +51,9 @@ EXTENSIONS = {
     "newscrawl.extensions.RunRecordExtension": 100,
     "newscrawl.extensions.RawArchiveExtension": 110,
     "newscrawl.extensions.ProgressExtension": 120,
-    "scrapy.extensions.logstats.LogStats": None,  # ProgressExtension says the same in the archive's terms
+    "scrapy.extensions.logstats.LogStats": None,
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }
 DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.SitePolicyMiddleware": 40,
