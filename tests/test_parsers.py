@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,27 @@ def test_malformed_pages_do_not_raise(page: str) -> None:
     article = parse_article(page, SEED_URL)
     assert article.article_id == "NW202202142275724924"
     assert article.flags
+
+
+N = 20000
+PATHOLOGICAL = {
+    "unclosed-sections": "<section>" * N,
+    "footer-links": "<section><h1>t</h1><p>" + '<a href="x">返回首页</a>     \n   ' * N + "x</section>",
+    "footer-paragraphs": "<section><h1>t</h1>" + '<p><a href="x">返回首页</a>   ' * N + "</p></section>",
+    "tags-lines": "<section><h1>t</h1>" + "<small>tags:" * N + "</section>",
+    "source-markers": "<section><h1>t</h1><p>" + "（文章来源：" * N + "</p></section>",
+    "unclosed-h1": "<section>" + "<h1>" * N,
+    "share-links": "<section><h1>t</h1>" + '<p><a href="' * N,
+    "summary": "<section><h1>t</h1><p><strong>摘要：</strong>" + "<p>" * N,
+}
+
+
+@pytest.mark.parametrize("page", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_pages_take_linear_time(page: str) -> None:
+    # Quadratic or backtracking patterns take minutes on these pages; linear ones a fraction of a second.
+    started = time.perf_counter()
+    parse_article(page, SEED_URL)
+    assert time.perf_counter() - started < 3.0
 
 
 def test_truncated_page_keeps_what_it_has() -> None:

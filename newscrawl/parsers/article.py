@@ -72,56 +72,80 @@ def _category(url: str) -> str | None:
 def _fill(article: Article, page: str) -> None:
     page = page.replace("\x00", "")  # NUL bytes make lxml refuse the whole document
     article.category = _category(article.url)
-    section_match = xpaths.SECTION.search(page) or xpaths.SECTION_OPEN.search(page)
-    if section_match is None:
+    section = _between(page, xpaths.SECTION_OPEN, xpaths.SECTION_CLOSE)
+    if section is None:
         article.flags.append("no_section")
-    section = section_match.group("inner") if section_match else ""
-    if section_match is not None and section_match.re is xpaths.SECTION_OPEN:
+    elif not section[1]:
         article.flags.append("truncated")
+    section_text = section[0] if section else ""
     tree = _tree(page)
 
-    date_match = xpaths.DATE_LINE.search(section)
+    date_match = xpaths.DATE_LINE.search(section_text)
     article.published_at = _site_date(date_match.group("date")) if date_match else None
     if article.published_at is None:
         article.published_at = _metadata_date(tree)
         article.flags.append("date_from_metadata" if article.published_at else "no_date")
 
-    h1 = xpaths.TITLE_H1.search(section)
-    if h1 is not None:
+    h1_open = xpaths.H1_OPEN.search(section_text)
+    h1_close = xpaths.H1_CLOSE.search(section_text, h1_open.end()) if h1_open else None
+    if h1_open is not None and h1_close is not None:
         # {{ page.title }} unescaped: the inner HTML is the front-matter title itself.
-        article.title = h1.group("title") or None
+        article.title = section_text[h1_open.end():h1_close.start()] or None
         if article.title is None:
             article.flags.append("empty_title")
     else:
         article.title = _metadata_title(tree)
         article.flags.append("title_from_metadata" if article.title else "no_title")
 
-    tags_match = _last(xpaths.TAGS_LINE, section)
-    if tags_match is not None:
-        words = [html.unescape(m.group("tag")) for m in xpaths.TAG_ITEM.finditer(tags_match.group("tags"))]
+    tags_open = None
+    for tags_open in xpaths.TAGS_OPEN.finditer(section_text):  # noqa: B007 - the last one is wanted
+        pass
+    tags_close = xpaths.SMALL_CLOSE.search(section_text, tags_open.end()) if tags_open else None
+    if tags_open is not None and tags_close is not None:
+        tags_html = section_text[tags_open.end():tags_close.start()]
+        words = [html.unescape(m.group("tag")) for m in xpaths.TAG_ITEM.finditer(tags_html)]
         article.tags = " ".join(w for w in words if w) or None
 
     # The article part: after the title (or the date line), before the tags line.
-    start = h1.end() if h1 else (date_match.end() if date_match else 0)
-    end = tags_match.start() if tags_match else len(section)
-    if section_match is None or start > end:
+    start = h1_close.end() if h1_close else (date_match.end() if date_match else 0)
+    end = tags_open.start() if tags_open and tags_close else len(section_text)
+    if section is None or start > end:
         return
-    _split_article_part(article, section[start:end])
+    _split_article_part(article, section_text[start:end])
+
+
+def _between(text: str, opening: re.Pattern[str], closing: re.Pattern[str]) -> tuple[str, bool] | None:
+    """The text after the first ``opening`` up to the next ``closing``, and whether that was found."""
+    found = opening.search(text)
+    if found is None:
+        return None
+    close = closing.search(text, found.end())
+    return (text[found.end():close.start()], True) if close else (text[found.end():], False)
+
+
+def _last_paragraph(part: str, pattern: re.Pattern[str]) -> tuple[re.Match[str], str] | None:
+    """``pattern`` matched on the whole last paragraph of ``part``, and the text before that paragraph."""
+    trimmed = part.rstrip()
+    begin = trimmed.rfind(xpaths.LAST_PARAGRAPH_START)
+    if begin == -1:
+        return None
+    match = pattern.fullmatch(trimmed, begin)
+    return (match, trimmed[:begin]) if match else None
 
 
 def _split_article_part(article: Article, part: str) -> None:
     """Cut footer, share link and body apart, working back from the end (the body may hold links too)."""
-    footer = xpaths.FOOTER_PARAGRAPH.search(part)
+    footer = _last_paragraph(part, xpaths.FOOTER_PARAGRAPH)
     if footer is not None:
-        article.footer_md = _footer_markdown(footer.group("inner"))
-        article.publisher = _publisher_from_footer(footer.group("inner"))
-        part = part[: footer.start()]
-    share = xpaths.SHARE_PARAGRAPH.search(part)
-    if share is not None and _is_autolink(share.group("href"), share.group("text")):
-        article.share_url = html.unescape(share.group("href"))
+        article.footer_md = _footer_markdown(footer[0].group("inner"))
+        article.publisher = _publisher_from_footer(footer[0].group("inner"))
+        part = footer[1]
+    share = _last_paragraph(part, xpaths.SHARE_PARAGRAPH)
+    if share is not None and _is_autolink(share[0].group("href"), share[0].group("text")):
+        article.share_url = html.unescape(share[0].group("href"))
         article.info_code = SitePolicy.info_code(article.share_url)
-        part = part[: share.start()]
-    elif xpaths.EMPTY_SHARE_PARAGRAPH.search(part):
+        part = share[1]
+    elif _last_paragraph(part, xpaths.EMPTY_SHARE_PARAGRAPH):
         # The post file has an empty link line "<>": kept in body_html so the page renders the same.
         article.flags.append("empty_share_link")
     else:
@@ -133,7 +157,7 @@ def _split_article_part(article: Article, part: str) -> None:
     # The layout's own line breaks and indentation around {{ content }} are not the article's.
     body_html = part.strip()
     article.body_html = body_html or None
-    if not body_html.strip():
+    if not body_html:
         article.flags.append("empty_body")
         return
     article.body_text = html_to_text(body_html) or None
@@ -165,13 +189,6 @@ def _publisher_from_footer(inner: str) -> str | None:
         if match and match.group(0) != xpaths.HOME_BACK_LINK:
             return match.group("publisher")
     return None
-
-
-def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    found = None
-    for found in pattern.finditer(text):  # noqa: B007 - the last match is the one wanted
-        pass
-    return found
 
 
 def _site_date(value: str) -> datetime | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 
-# The content area of default.html; everything the post layout writes lives inside it.
-SECTION = re.compile(r"<section>(?P<inner>.*?)</section>", re.S | re.I)
-# A truncated download has no closing </section>: take what there is.
-SECTION_OPEN = re.compile(r"<section>(?P<inner>.*)", re.S | re.I)
+# The content area of default.html; everything the post layout writes lives inside it. Opening and closing
+# tags are searched for one after the other (never one lazy ".*?" pattern, which is quadratic on a page of
+# many unclosed tags); a truncated download has no closing tag, and then the rest of the page is taken.
+SECTION_OPEN = re.compile(r"<section>", re.I)
+SECTION_CLOSE = re.compile(r"</section>", re.I)
 
 # post.html's date line: "%Y-%m-%d %H:%M:%S" in the site's time zone (UTC+8), without an offset.
 DATE_LINE = re.compile(
@@ -23,28 +24,32 @@ DATE_LINE = re.compile(
 )
 # post.html writes {{ page.title }} unescaped into the first <h1> of the section: its inner text is the
 # title exactly as Jekyll read it from the front matter.
-TITLE_H1 = re.compile(r"<h1>(?P<title>.*?)</h1>", re.S | re.I)
+H1_OPEN = re.compile(r"<h1>", re.I)
+H1_CLOSE = re.compile(r"</h1>", re.I)
 # post.html's tags line: {{ page.tags | join: "</em> - <em>" }}; Jekyll split the front-matter string on
 # white space, so several <em> are the words of one tags value.
-TAGS_LINE = re.compile(r"<small>\s*tags:\s*(?P<tags>.*?)</small>", re.S | re.I)
-TAG_ITEM = re.compile(r"<em>(?P<tag>.*?)</em>", re.S | re.I)
+# The last one counts (an article could quote such a line); its end is searched for separately.
+TAGS_OPEN = re.compile(r"<small>\s*tags:\s*", re.I)
+SMALL_CLOSE = re.compile(r"</small>", re.I)
+TAG_ITEM = re.compile(r"<em>(?P<tag>[^<]*)</em>", re.I)
 
+# The article part ends with paragraphs that are not the article's; each is the text from the last "<p>"
+# (kramdown writes tags in lower case and these paragraphs hold no nested <p>), matched whole:
+LAST_PARAGRAPH_START = "<p>"
 # kramdown's rendering of the post file's autolink line "<http…>": a paragraph whose only child is a link
-# whose text is its own address. Anchored at the end of the article part (after the footer is cut off).
-SHARE_PARAGRAPH = re.compile(
-    r"<p>\s*<a href=\"(?P<href>[^\"]*)\">(?P<text>[^<]*)</a>\s*</p>\s*\Z", re.S | re.I
-)
+# whose text is its own address.
+SHARE_PARAGRAPH = re.compile(r"<p>\s*<a href=\"(?P<href>[^\"]*)\">(?P<text>[^<]*)</a>\s*</p>", re.I)
 # The back-link footer: links whose text starts with 返回 ("back to"), joined by ｜ on one line or by a
 # line break (the two-line Markdown form), e.g. [返回东财滚动新闻](../emnews/)\n[返回首页](../).
 FOOTER_PARAGRAPH = re.compile(
-    r"<p>(?P<inner>(?:\s*<a href=\"[^\"]*\">返回[^<]*</a>\s*[｜|]?\s*)+)</p>\s*\Z", re.S | re.I
+    r"<p>\s*(?P<inner>(?:<a href=\"[^\"]*\">返回[^<]*</a>\s*(?:[｜|]\s*)?)+)</p>", re.I
 )
 FOOTER_LINK = re.compile(r"<a href=\"(?P<href>[^\"]*)\">(?P<text>[^<]*)</a>", re.I)
 # A back link "返回<publisher>新闻" names the category's publisher; 返回首页 (home) does not.
 PUBLISHER_BACK_LINK = re.compile(r"^返回(?P<publisher>.+?)新闻$")
 HOME_BACK_LINK = "返回首页"
 # An empty link line "<>" in the post file (VARIANTS.md: "Empty link <>"), rendered as literal text.
-EMPTY_SHARE_PARAGRAPH = re.compile(r"<p>\s*&lt;&gt;\s*</p>\s*\Z", re.S | re.I)
+EMPTY_SHARE_PARAGRAPH = re.compile(r"<p>\s*&lt;&gt;\s*</p>", re.I)
 
 # The summary: a leading <p><strong>摘要：</strong>…</p> (publisher posts) …
 SUMMARY_PARAGRAPH = re.compile(
@@ -53,7 +58,7 @@ SUMMARY_PARAGRAPH = re.compile(
 # … or the leading "> digest" line of emnews-full posts, which kramdown renders as a blockquote.
 SUMMARY_BLOCKQUOTE = re.compile(r"\A\s*<blockquote>\s*(?P<summary>.*?)</blockquote>", re.S | re.I)
 # The publisher's credit line: （文章来源：X）, usually in <p class="em_media">.
-SOURCE = re.compile(r"（文章来源：(?P<source>[^）]+)）")
+SOURCE = re.compile(r"（文章来源：(?P<source>[^）]{1,500})）")
 
 # Metadata fallbacks, written by default.html and jekyll-seo-tag, in priority order.
 OG_TITLE_XPATHS = (
