@@ -8,11 +8,11 @@ the metadata fallbacks and the text. Whatever is missing stays None and is named
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
 from datetime import datetime, timedelta, timezone
+from html import unescape
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -31,13 +31,15 @@ logger = logging.getLogger(__name__)
 SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 
 
-def parse_article(html_text: str, url: str) -> Article:
+def parse_article(html: str, url: str) -> Article:
     """Parse a mirror article page; missing parts are None and flagged, nothing raises."""
     article = Article(article_id=_article_id(url), url=url)
     if not article.article_id:
         article.flags.append("no_article_id")
+    if isinstance(html, bytes | bytearray):
+        html = bytes(html).decode("utf-8", "replace")  # a caller that handed over the raw body
     try:
-        _fill(article, html_text if isinstance(html_text, str) else "")
+        _fill(article, html if isinstance(html, str) else "")
     except Exception:  # a parser bug must cost one article, not the crawl
         logger.exception("parse_article failed on %s", url)
         article.flags.append("parser_error")
@@ -50,7 +52,7 @@ def _article_id(url: str) -> str:
         if found:
             return found
         path = unquote(urlsplit(url).path)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):  # not a URL string at all
         return ""
     # Posts whose categories value has several words live deeper than ARTICLE_PATH's one segment.
     match = xpaths.POST_URL_PATH.match(path)
@@ -60,7 +62,7 @@ def _article_id(url: str) -> str:
 def _category(url: str) -> str | None:
     try:
         path = unquote(urlsplit(url).path)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         return None
     match = xpaths.POST_URL_PATH.match(path)
     if not match or not match.group("categories"):
@@ -103,7 +105,7 @@ def _fill(article: Article, page: str) -> None:
     tags_close = xpaths.SMALL_CLOSE.search(section_text, tags_open.end()) if tags_open else None
     if tags_open is not None and tags_close is not None:
         tags_html = section_text[tags_open.end():tags_close.start()]
-        words = [html.unescape(m.group("tag")) for m in xpaths.TAG_ITEM.finditer(tags_html)]
+        words = [unescape(m.group("tag")) for m in xpaths.TAG_ITEM.finditer(tags_html)]
         article.tags = " ".join(w for w in words if w) or None
 
     # The article part: after the title (or the date line), before the tags line.
@@ -142,7 +144,7 @@ def _split_article_part(article: Article, part: str) -> None:
         part = footer[1]
     share = _last_paragraph(part, xpaths.SHARE_PARAGRAPH)
     if share is not None and _is_autolink(share[0].group("href"), share[0].group("text")):
-        article.share_url = html.unescape(share[0].group("href"))
+        article.share_url = unescape(share[0].group("href"))
         article.info_code = SitePolicy.info_code(article.share_url)
         part = share[1]
     elif _last_paragraph(part, xpaths.EMPTY_SHARE_PARAGRAPH):
@@ -170,14 +172,14 @@ def _split_article_part(article: Article, part: str) -> None:
 
 
 def _is_autolink(href: str, text: str) -> bool:
-    address = html.unescape(href)
-    return address == html.unescape(text) and address.startswith(("http://", "https://"))
+    address = unescape(href)
+    return address == unescape(text) and address.startswith(("http://", "https://"))
 
 
 def _footer_markdown(inner: str) -> str:
     """The footer paragraph back in the post file's Markdown: each link as [text](href), separators kept."""
     markdown = xpaths.FOOTER_LINK.sub(
-        lambda m: f"[{html.unescape(m.group('text'))}]({html.unescape(m.group('href'))})", inner.strip()
+        lambda m: f"[{unescape(m.group('text'))}]({unescape(m.group('href'))})", inner.strip()
     )
     # kramdown keeps the line break of the two-line form; white space around it is not the author's.
     return "\n".join(line.strip() for line in markdown.split("\n"))
@@ -185,7 +187,7 @@ def _footer_markdown(inner: str) -> str:
 
 def _publisher_from_footer(inner: str) -> str | None:
     for link in xpaths.FOOTER_LINK.finditer(inner):
-        match = xpaths.PUBLISHER_BACK_LINK.match(html.unescape(link.group("text")).strip())
+        match = xpaths.PUBLISHER_BACK_LINK.match(unescape(link.group("text")).strip())
         if match and match.group(0) != xpaths.HOME_BACK_LINK:
             return match.group("publisher")
     return None

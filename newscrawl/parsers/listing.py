@@ -7,7 +7,7 @@ link back to their category page and the home page. The spider resolves and clas
 
 from __future__ import annotations
 
-import html
+from html import unescape
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; see docs/parsing.md
 from lxml import html as lxml_html
@@ -19,23 +19,24 @@ def parse_listing_links(body: str, url: str) -> list[str]:
     """Raw hrefs of a listing page or of the Atom feed, in document order, without duplicates."""
     if not isinstance(body, str) or not body.strip():
         return []
-    if xpaths.ATOM_MARKER.search(body[:4096]) or url.rstrip("/").endswith(".xml"):
+    is_xml_url = isinstance(url, str) and url.split("?", 1)[0].endswith(".xml")
+    if xpaths.ATOM_MARKER.search(body[:4096]) or is_xml_url:
         return _unique(_feed_links(body))
     return _unique(_anchor_hrefs(body))
 
 
-def parse_article_links(html_text: str) -> list[str]:
+def parse_article_links(html: str) -> list[str]:
     """Raw hrefs found on an article page: its back links (category page, home) and any in the body."""
-    if not isinstance(html_text, str) or not html_text.strip():
+    if not isinstance(html, str) or not html.strip():
         return []
-    return _unique(_anchor_hrefs(html_text))
+    return _unique(_anchor_hrefs(html))
 
 
 def _feed_links(body: str) -> list[str]:
     # Regex, not an XML parser: a feed cut short by a failed download still yields its first entries.
     found = [(m.start(), m.group("href")) for m in xpaths.FEED_LINK_HREF.finditer(body)]
     found += [(m.start(), m.group("id")) for m in xpaths.FEED_ID.finditer(body)]
-    return [html.unescape(value).strip() for _, value in sorted(found) if value.strip()]
+    return [unescape(value).strip() for _, value in sorted(found) if value.strip()]
 
 
 def _anchor_hrefs(body: str) -> list[str]:
