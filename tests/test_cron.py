@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-
 from crawling import DEMO, SITE_URL, crawl, demo_server
+from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +72,7 @@ def test_second_run_exits_75_at_once_while_the_first_holds_the_lock(sqlite_url: 
             second = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=30)
             took = time.monotonic() - started
         finally:
-            first_out, first_err = first.communicate(timeout=120)
+            _, first_err = first.communicate(timeout=120)
     assert second.returncode == 75
     assert took < 1.0, f"the second run took {took:.2f}s to give up"
     assert "another newscrawl crawl holds" in second.stderr and f"pid {first.pid}" in second.stderr
@@ -119,7 +118,7 @@ def test_sigkill_at_any_point_loses_nothing_after_a_rerun(db_url: str, tmp_path:
         while time.monotonic() < deadline:
             try:
                 stored = query(db_url, "SELECT count(*) AS n FROM articles")[0]["n"]
-            except Exception:  # noqa: BLE001 - the schema may not exist yet at the very start
+            except Exception:
                 stored = -1
             if stored >= kill_after and (kill_after > 0 or server.log.count(path_contains="/2021/") > 0):
                 break
