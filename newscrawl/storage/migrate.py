@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL, Connection
 
-from newscrawl.storage.engine import create_archive_engine
+from newscrawl.storage.engine import READ_ONLY, create_archive_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: First key of every advisory lock newscrawl takes on PostgreSQL ("nc"); the second names what is locked.
@@ -63,6 +63,8 @@ def current_revision(db: str | URL | Engine) -> str | None:
     engine, owned = _engine(db)
     try:
         with engine.connect() as connection:
+            # Only reading: on SQLite this must not queue for the write lock behind a running crawl.
+            connection.execution_options(**{READ_ONLY: True})
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         if owned:
@@ -74,6 +76,7 @@ def is_empty(db: str | URL | Engine) -> bool:
     engine, owned = _engine(db)
     try:
         with engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
             return not inspect(connection).get_table_names()
     finally:
         if owned:
