@@ -258,7 +258,8 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 
     if not args.warc_dir.is_dir():
         raise CommandError(f"no WARC folder at {args.warc_dir} (NEWSCRAWL_WARC_DIR); nothing to re-parse")
-    archive = _open_archive(args.db)
+    # Re-parsing may rebuild an archive from its raw pages alone, so an empty database gets the schema.
+    archive = _open_archive(args.db, upgrade=True)
     try:
         report = reparse_archive(archive, args.warc_dir)
     finally:

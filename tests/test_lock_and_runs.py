@@ -1,0 +1,59 @@
+"""The run lock and the rule that judges a run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newscrawl.lock import LockHeld, RunLock
+from newscrawl.runs import summarise
+
+HOLD = "import sys, time; from pathlib import Path; from newscrawl.lock import RunLock; " \
+       "RunLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)"
+
+
+def test_lock_is_exclusive_across_processes_and_freed_when_the_holder_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeld, match=f"pid {holder.pid}"):
+            RunLock(path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = RunLock(path).acquire()
+    assert lock.previous_holder is not None and f"pid {holder.pid}" in lock.previous_holder
+    lock.release()
+    assert RunLock(path).acquire().previous_holder is None
+
+
+def stats(**values: int) -> dict[str, int]:
+    return {key.replace("__", "/"): value for key, value in values.items()}
+
+
+def test_a_normal_run_is_ok_and_counted() -> None:
+    summary = summarise({"newscrawl/spider/listing_read": 3, "newscrawl/spider/article_requested": 4,
+                         "newscrawl/store/new": 2, "newscrawl/store/updated": 1, "newscrawl/store/seen": 1,
+                         "newscrawl/validate/dropped/missing_title": 1, "downloader/request_count": 10,
+                         "retry/count": 2}, "finished", 1.5)
+    assert (summary.outcome, summary.new, summary.updated, summary.unchanged) == ("ok", 2, 1, 1)
+    assert summary.dropped == {"missing_title": 1} and summary.retries == 2
+    assert "2 new, 1 updated, 1 unchanged; dropped: missing_title 1" in summary.line()
+
+
+@pytest.mark.parametrize(("values", "reason", "why"), [
+    ({}, "finished", "no page of the site could be read"),
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/spider/article_requested": 5}, "finished",
+     "listed articles but none could be archived"),
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 1, "downloader/request_count": 10,
+      "log_count/ERROR": 3}, "finished", "3 errors in 10 requests"),
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 1}, "shutdown", "stopped early (shutdown)"),
+])
+def test_failed_runs_say_why(values: dict[str, int], reason: str, why: str) -> None:
+    summary = summarise(values, reason, 1.0)
+    assert summary.outcome == "failed"
+    assert why in summary.reason

@@ -1,0 +1,39 @@
+"""Settings precedence: `-s` on the command line > environment variable > documented default."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json; from scrapy.utils.project import get_project_settings; s = get_project_settings(); "
+    "import sys; s.setdict(dict(a.split('=', 1) for a in sys.argv[1:]), priority='cmdline'); "
+    "print(json.dumps({k: s.get(k) for k in ('NEWSCRAWL_SITE_URL', 'NEWSCRAWL_DB_URL', 'NEWSCRAWL_POSTS_DIR')}))"
+)
+
+
+def settings_seen(env: dict[str, str], *overrides: str) -> dict[str, str | None]:
+    child = {k: v for k, v in os.environ.items() if not k.startswith("NEWSCRAWL_")}
+    child.update(env)
+    done = subprocess.run([sys.executable, "-c", PROBE, *overrides], env=child, cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    result: dict[str, str | None] = json.loads(done.stdout)
+    return result
+
+
+def test_defaults_apply_without_environment() -> None:
+    assert settings_seen({}) == {"NEWSCRAWL_SITE_URL": "https://finews.withounder.com/",
+                                 "NEWSCRAWL_DB_URL": "sqlite:///data/newscrawl.sqlite3", "NEWSCRAWL_POSTS_DIR": None}
+
+
+def test_environment_overrides_default_and_command_line_overrides_environment() -> None:
+    env = {"NEWSCRAWL_SITE_URL": "http://127.0.0.1:9/", "NEWSCRAWL_POSTS_DIR": "/tmp/posts"}
+    assert settings_seen(env) == {"NEWSCRAWL_SITE_URL": "http://127.0.0.1:9/",
+                                  "NEWSCRAWL_DB_URL": "sqlite:///data/newscrawl.sqlite3",
+                                  "NEWSCRAWL_POSTS_DIR": "/tmp/posts"}
+    assert settings_seen(env, "NEWSCRAWL_SITE_URL=http://example.invalid/")["NEWSCRAWL_SITE_URL"] == \
+        "http://example.invalid/"

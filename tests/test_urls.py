@@ -1,0 +1,94 @@
+"""The address policy: what each URL is, and that nothing outside the site and origins may be requested."""
+
+from __future__ import annotations
+
+import pytest
+
+from newscrawl.urls import Kind, SitePolicy, article_id_from_url, redact_url
+
+SITE = SitePolicy.from_settings("http://finews.withounder.com/", "finews.zning.xyz,choicewzp1.eastmoney.com")
+PAGE = "http://finews.withounder.com/emnews/2021/12/08/202112082206735975.html"
+
+
+@pytest.mark.parametrize(("href", "absolute", "kind"), [
+    # https and protocol-relative forms of site pages are the same pages in the configured scheme.
+    ("https://finews.withounder.com/emnews/2021/12/08/1.html", "http://finews.withounder.com/emnews/2021/12/08/1.html",
+     Kind.ARTICLE),
+    ("//finews.withounder.com/category/zhongguofazhanwang.html",
+     "http://finews.withounder.com/category/zhongguofazhanwang.html", Kind.CATEGORY),
+    ("/category/21shijijingjibaodao 21caijingAPP.html",
+     "http://finews.withounder.com/category/21shijijingjibaodao%2021caijingAPP.html", Kind.CATEGORY),
+    ("/2021/12/08/202112082206703990.html", "http://finews.withounder.com/2021/12/08/202112082206703990.html",
+     Kind.ARTICLE),
+    ("https://finews.withounder.com/", "http://finews.withounder.com/", Kind.LISTING),
+    ("../emnews/", "http://finews.withounder.com/emnews/2021/12/emnews/", Kind.OTHER_SITE_PAGE),
+    ("/feed.xml#top", "http://finews.withounder.com/feed.xml", Kind.LISTING),
+    ("http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924",
+     "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924", Kind.SHARE),
+    ("http://finance.eastmoney.com/news/1355,202112082206735975.html",
+     "http://finance.eastmoney.com/news/1355,202112082206735975.html", Kind.OFFSITE),
+    ("http://127.0.0.1:6379/", "http://127.0.0.1:6379/", Kind.OFFSITE),
+    ("http://10.0.0.1/category/x.html", "http://10.0.0.1/category/x.html", Kind.OFFSITE),
+    ("http://finews.withounder.com:8080/category/x.html", "http://finews.withounder.com:8080/category/x.html",
+     Kind.OFFSITE),
+])
+def test_links_are_resolved_and_classified(href: str, absolute: str, kind: Kind) -> None:
+    url = SITE.absolute(href, PAGE)
+    assert url == absolute
+    assert SITE.kind(url) is kind
+
+
+@pytest.mark.parametrize("href", ["file:///etc/passwd", "ftp://finews.withounder.com/x", "javascript:alert(1)",
+                                  "mailto:a@b.c", "data:text/html,x", "#top", "", "http://[::1"])
+def test_unusable_links_resolve_to_nothing(href: str) -> None:
+    assert SITE.absolute(href, PAGE) is None
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("http://finews.withounder.com/anything", True),
+    ("https://finews.withounder.com/robots.txt", True),
+    ("http://finews.zning.xyz/NewsData/GetNewsText.do?id=NW1", True),
+    ("http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW1", True),
+    ("http://finews.zning.xyz/admin", False),  # an origin host, but not its share or text API
+    ("http://finews.zning.xyz:8080/NewsData/GetNewsText.do?id=NW1", False),
+    ("http://evil.example/", False),
+    ("http://127.0.0.1/", False),
+    ("http://[::1]/", False),
+    ("http://169.254.169.254/latest/meta-data/", False),
+    ("file:///etc/passwd", False),
+])
+def test_only_the_site_and_origin_apis_may_be_requested(url: str, allowed: bool) -> None:
+    assert SITE.may_request(url) is allowed
+
+
+def test_a_loopback_site_is_the_site_but_other_loopback_ports_are_not() -> None:
+    local = SitePolicy.from_settings("http://127.0.0.1:8765/", "")
+    assert local.kind("http://127.0.0.1:8765/category/a.html") is Kind.CATEGORY
+    assert local.may_request("http://127.0.0.1:8765/x")
+    assert not local.may_request("http://127.0.0.1:6379/")
+    assert not local.may_request("http://localhost:8765/")
+
+
+def test_text_api_url_and_info_code() -> None:
+    share = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924"
+    assert SITE.text_api_url(share) == "http://finews.zning.xyz/NewsData/GetNewsText.do?id=NW202202142275724924"
+    assert SITE.info_code(share) == "NW202202142275724924"
+    assert SITE.text_api_url("http://other.example/html_News/NewsShare.html?infoCode=NW1") is None
+    assert SITE.info_code("http://finews.zning.xyz/html_News/NewsShare.html?infoCode=../../x") is None
+
+
+def test_category_pages_and_article_ids() -> None:
+    assert SITE.category_page("anxinguojizhengquan(xianggang)") == \
+        "http://finews.withounder.com/category/anxinguojizhengquan(xianggang).html"
+    assert SITE.category_page("21shijijingjibaodao  nancailicaitong") == \
+        "http://finews.withounder.com/category/21shijijingjibaodao%20%20nancailicaitong.html"
+    assert article_id_from_url("http://finews.withounder.com/zhongguofazhanwang/2022/02/14/NW202202142275724924.html") \
+        == "NW202202142275724924"
+    assert article_id_from_url("http://finews.withounder.com/category/x.html") is None
+    assert SITE.category_of_article(PAGE) == "emnews"
+    assert SITE.category_of_article("http://finews.withounder.com/2021/12/08/1.html") is None
+
+
+def test_passwords_are_redacted() -> None:
+    assert redact_url("postgresql+psycopg://user:s3cret@db:5432/news") == "postgresql+psycopg://user:***@db:5432/news"
+    assert redact_url("sqlite:///data/newscrawl.sqlite3") == "sqlite:///data/newscrawl.sqlite3"
