@@ -19,8 +19,8 @@ from typing import Any
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
 from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import Response
 from twisted.internet import task
 
 from newscrawl.config import DEFAULTS

@@ -60,7 +60,7 @@ def same(field: str, expected: Any, archived: Any) -> bool:
     if field == "body_text":
         exp, got = WS.sub("", expected or ""), WS.sub("", archived or "")
         # An archive's body_text may leave out the summary's own text once (replica README).
-        return exp == got or bool(exp) and exp.replace(WS.sub("", archived_summary.get(got, "")), "", 1) == got
+        return exp == got or (bool(exp) and exp.replace(WS.sub("", archived_summary.get(got, "")), "", 1) == got)
     return (expected or None) == (archived or None)
 
 
@@ -96,7 +96,8 @@ def score(db_url: str, replica: Path, snapshots: list[str]) -> tuple[dict[str, A
             if same(field, e[field], row[field]):
                 per_field[field] += 1
             else:
-                mismatches.append(f"{e['file']} {field}: expected {str(e[field])[-80:]!r} got {str(row[field])[-80:]!r}")
+                mismatches.append(
+                    f"{e['file']} {field}: expected {str(e[field])[-80:]!r} got {str(row[field])[-80:]!r}")
     figures = {
         "expected": len(expected), "archived_rows": len(rows), "found": len(found),
         "duplicates": sum(n - 1 for n in by_url.values() if n > 1),
@@ -182,7 +183,8 @@ def main() -> int:
         summary = run["summary"]
         print(f"| {n} | {run['snapshot']} | {run['exit']} | {run['outcome']} | {run['requests']} | "
               f"{run['article_200']} | {run['article_304']} | {run['origin']} | {summary.get('new')} | "
-              f"{summary.get('updated')} | {summary.get('unchanged')} | {summary.get('retries')} | {run['wall_s']:.1f} |")
+              f"{summary.get('updated')} | {summary.get('unchanged')} | {summary.get('retries')} | "
+              f"{run['wall_s']:.1f} |")
     print(f"\n- reachable posts expected: {figures['expected']}; archived: {figures['found']} "
           f"({figures['found'] / max(1, figures['expected']):.1%}); rows: {figures['archived_rows']}; "
           f"duplicates: {figures['duplicates']}; rows not expected: {figures['extra']}")
