@@ -1,0 +1,332 @@
+"""The crawler's own figures: full crawl, incremental re-crawl, crawl at 20 ms latency, memory, export.
+
+    python benchmarks/crawl.py [--posts 20000] [--runs 3] [--setting NAME=VALUE ...]
+
+Each crawl is the real thing, as a user runs it: ``python -m scrapy crawl finews`` in a subprocess from the
+repository root, with ``http_proxy`` pointing at nginx (so the real host names are crawled), the archive
+in a fresh SQLite file, the project's default settings otherwise (``--setting`` adds ``-s`` overrides).
+Measured per run: wall time; CPU seconds and peak RSS of the crawler process (``os.wait4``'s rusage, which
+covers the process and any children it waited for); articles archived (rows of ``articles``); requests by
+kind and status (nginx's access log). Then, on the same archive, an incremental re-crawl of the unchanged
+site (requests made, article pages downloaded in full, wall time as a fraction of the full crawl's) and
+``python -m newscrawl export`` (posts written per second). See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import harness
+import scale_site
+
+ARTICLE_PATH = re.compile(r"^/(?:[^/]+/)?\d{4}/\d{2}/\d{2}/[^/]+\.html$")
+CRAWL_TIMEOUT_S = 3 * 3600
+
+
+@dataclass
+class CrawlRun:
+    """One crawler process: what it cost and what it did."""
+
+    returncode: int
+    wall_seconds: float
+    cpu_seconds: float
+    max_rss_mb: float
+    articles_archived: int | None
+    requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (kind, status) -> count
+    stats: dict[str, Any] | None = None
+    log: Path | None = None
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def count(self, kind: str, status: int | None = None) -> int:
+        return sum(n for (k, s), n in self.requests.items() if k == kind and (status is None or s == status))
+
+    def failure(self) -> str | None:
+        """Why this run cannot be used, from its log's last lines; None if it can."""
+        if self.returncode == 0 and self.articles_archived:
+            return None
+        tail = ""
+        if self.log is not None and self.log.exists():
+            lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            errors = [ln for ln in lines if "ERROR" in ln or "Error" in ln or "Traceback" in ln]
+            tail = " | ".join((errors or lines)[-3:])[:400]
+        return f"crawler exited {self.returncode}, {self.articles_archived} articles archived: {tail}"
+
+
+def request_kind(entry: dict[str, Any]) -> str:
+    if entry["host"] in harness.ORIGIN_HOSTS:
+        return "origin"
+    path = entry["uri"].split("?", 1)[0]
+    if ARTICLE_PATH.match(path):
+        return "article"
+    if path.startswith("/category/") or path in ("/", "/index.html", "/emnews/", "/feed.xml"):
+        return "listing"
+    return "other"
+
+
+def count_articles(db: Path) -> int | None:
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            n: int = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+            return n
+    except sqlite3.Error:
+        return None
+
+
+def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
+                timeout: float = CRAWL_TIMEOUT_S) -> tuple[int, float, float, float]:
+    """(exit code, wall s, CPU s, peak RSS MB) of one subprocess, its output in ``log``."""
+    with log.open("ab") as out:
+        wall0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=harness.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # A hung crawl must not hang the benchmark: kill it after the timeout (wait4 then returns).
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
+        try:
+            # wait4, not Popen.wait: it returns this child's own rusage (CPU, peak RSS), which
+            # RUSAGE_CHILDREN would mix with every other child (nginx, earlier runs).
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            watchdog.cancel()
+        wall = time.perf_counter() - wall0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def crawler_env(proxy_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+    env["http_proxy"] = env["HTTP_PROXY"] = proxy_url
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(harness.REPO_ROOT), env.get("PYTHONPATH")]))
+    env.pop("SCRAPY_SETTINGS_MODULE", None)
+    return env
+
+
+def crawl_once(server: harness.Nginx, proxy_url: str, work: Path, label: str,
+               settings: Sequence[str] = (), profile: Path | None = None) -> CrawlRun:
+    """One ``scrapy crawl finews`` into ``work/bench.sqlite3`` through nginx at ``proxy_url``."""
+    db = work / "bench.sqlite3"
+    stats_file = work / f"stats-{label}.json"
+    log = work / f"crawl-{label}.log"
+    cmd = [
+        sys.executable, "-m", "scrapy", "crawl", "finews",
+        "-s", f"NEWSCRAWL_SITE_URL={scale_site.CRAWL_SITE_URL}/",
+        "-s", f"NEWSCRAWL_DB_URL=sqlite:///{db}",
+        "-s", f"NEWSCRAWL_WARC_DIR={work / 'warc'}",
+        "-s", f"NEWSCRAWL_STATS_FILE={stats_file}",
+        "-s", "LOG_LEVEL=INFO",
+    ]
+    for s in settings:
+        cmd += ["-s", s]
+    if profile is not None:
+        # Sampling profiler around the crawler: its own CPU then counts in this run's rusage, so a
+        # profiled run is for finding what dominates, not for the figures.
+        profile.mkdir(parents=True, exist_ok=True)
+        cmd = [harness.py_spy(), "record", "--rate", "250", "--format", "raw", "--nonblocking",
+               "-o", str(profile / f"{label}.collapsed"), "--", *cmd]
+    mark = server.log_mark()
+    code, wall, cpu, rss = run_process(cmd, env=crawler_env(proxy_url), log=log)
+    time.sleep(0.2)  # let nginx finish writing the last access-log lines
+    requests = Counter((request_kind(e), int(e["status"])) for e in server.requests_since(mark))
+    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else None
+    return CrawlRun(code, wall, cpu, rss, count_articles(db), requests, stats, log)
+
+
+def export_once(work: Path) -> tuple[int, float, str | None]:
+    """(posts written, wall seconds, failure) of ``newscrawl export`` of ``work``'s archive."""
+    out = work / "export"
+    shutil.rmtree(out, ignore_errors=True)
+    log = work / "export.log"
+    cmd = [sys.executable, "-m", "newscrawl", "export", "--db", f"sqlite:///{work / 'bench.sqlite3'}",
+           "--out", str(out)]
+    env = crawler_env("")
+    env.pop("http_proxy")
+    env.pop("HTTP_PROXY")
+    code, wall, _, _ = run_process(cmd, env=env, log=log, timeout=3600)
+    written = sum(1 for _ in out.rglob("*.md")) if out.exists() else 0
+    if code != 0 or written == 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] if log.exists() else []
+        return written, wall, f"export exited {code}, {written} posts: {' | '.join(tail)[:300]}"
+    return written, wall, None
+
+
+def _figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, harness.Figure]:
+    def fig(key: str, *args: Any, **kwargs: Any) -> harness.Figure:
+        return figures.setdefault(key, harness.Figure(*args, **kwargs))
+
+    fig("crawl_rate", "full crawl", "articles/s")
+    fig("crawl_cpu", "full crawl: crawler CPU", "CPU ms/article", higher_is_better=False)
+    fig("crawl_rss", "full crawl: peak RSS", "MB", higher_is_better=False)
+    fig("crawl_vs_floor", "crawler CPU / floor CPU", "x", higher_is_better=False, target=3.0,
+        target_text="<= 3x")
+    fig("latency_rate", f"newscrawl at {latency_ms} ms/request", "articles/s")
+    fig("latency_vs_serial", f"newscrawl / serial baseline at {latency_ms} ms", "x", target=10.0,
+        target_text=">= 10x")
+    fig("incr_requests", "incremental re-crawl: requests", "requests", higher_is_better=False)
+    fig("incr_full_articles", "incremental: articles downloaded in full", "pages", higher_is_better=False,
+        target=0.0, target_text="0")
+    fig("incr_wall_fraction", "incremental: wall time / full crawl's", "%", higher_is_better=False,
+        target=5.0, target_text="<= 5%")
+    fig("export_rate", "newscrawl export", "posts/s", target=2000.0, target_text=">= 2,000")
+    return figures
+
+
+def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, settings: Sequence[str] = (),
+        figures: dict[str, harness.Figure] | None = None, floor_ms: float | None = None,
+        serial_rate: float | None = None, keep: bool = False) -> dict[str, harness.Figure]:
+    """Full crawl + incremental re-crawl + export ``runs`` times, then the crawl at latency ``runs`` times."""
+    figures = _figures(figures or {}, server.latency_ms)
+    posts = site.meta()["posts"]
+    try:
+        harness.optional_import("newscrawl.spiders.finews")
+    except harness.NotAvailable as exc:
+        for f in figures.values():
+            if f.name.startswith(("full crawl", "crawler", "newscrawl", "incremental")):
+                f.missing = str(exc)
+        return figures
+    base = Path(tempfile.mkdtemp(prefix="newscrawl-crawl-", dir=harness.CACHE_DIR))
+    try:
+        for i in range(runs):
+            work = base / f"run{i}"
+            work.mkdir()
+            full = crawl_once(server, server.proxy_url, work, "full", settings)
+            problem = full.failure()
+            if problem:
+                for key in ("crawl_rate", "crawl_cpu", "crawl_rss", "crawl_vs_floor", "incr_requests",
+                            "incr_full_articles", "incr_wall_fraction", "export_rate"):
+                    figures[key].missing = problem
+                break
+            assert full.articles_archived is not None
+            _note_completeness(figures["crawl_rate"], full, posts)
+            figures["crawl_rate"].add(full.articles_archived / full.wall_seconds)
+            cpu_ms = 1000 * full.cpu_seconds / full.articles_archived
+            figures["crawl_cpu"].add(cpu_ms)
+            figures["crawl_rss"].add(full.max_rss_mb)
+            if floor_ms:
+                figures["crawl_vs_floor"].add(cpu_ms / floor_ms)
+            else:
+                figures["crawl_vs_floor"].missing = "no floor figure (newscrawl parser/storage missing)"
+
+            again = crawl_once(server, server.proxy_url, work, "incremental", settings)
+            if again.returncode != 0:
+                figures["incr_requests"].missing = again.failure()
+            else:
+                figures["incr_requests"].add(again.total_requests)
+                figures["incr_full_articles"].add(again.count("article", 200))
+                figures["incr_wall_fraction"].add(100 * again.wall_seconds / full.wall_seconds)
+                figures["incr_requests"].note = _by_kind(again)
+
+            written, wall, failure = export_once(work)
+            if failure:
+                figures["export_rate"].missing = failure
+            else:
+                figures["export_rate"].add(written / wall)
+                figures["export_rate"].note = f"{written} posts, wall time of the whole command"
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+
+        for i in range(runs):
+            work = base / f"latency{i}"
+            work.mkdir()
+            slow = crawl_once(server, server.slow_proxy_url, work, "latency", settings)
+            problem = slow.failure()
+            if problem:
+                figures["latency_rate"].missing = figures["latency_vs_serial"].missing = problem
+                break
+            assert slow.articles_archived is not None
+            rate = slow.articles_archived / slow.wall_seconds
+            figures["latency_rate"].add(rate)
+            _note_completeness(figures["latency_rate"], slow, posts)
+            if serial_rate:
+                figures["latency_vs_serial"].add(rate / serial_rate)
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"crawl work dirs kept in {base}", file=sys.stderr)
+    return figures
+
+
+def memory(site: scale_site.ScaleSite, *, runs: int = 1, settings: Sequence[str] = (),
+           figures: dict[str, harness.Figure] | None = None) -> dict[str, harness.Figure]:
+    """Peak RSS of a full crawl of a large site (100,000 posts by default in run_all)."""
+    figures = figures or {}
+    posts = site.meta()["posts"]
+    fig = figures.setdefault("memory", harness.Figure(
+        f"memory: peak RSS crawling {posts:,} articles", "MB", higher_is_better=False, target=300.0,
+        target_text="<= 300 MB"))
+    try:
+        harness.optional_import("newscrawl.spiders.finews")
+    except harness.NotAvailable as exc:
+        fig.missing = str(exc)
+        return figures
+    with harness.serving(site.served, latency_ms=0) as server:
+        for i in range(runs):
+            with tempfile.TemporaryDirectory(prefix="newscrawl-memory-", dir=harness.CACHE_DIR) as tmp:
+                r = crawl_once(server, server.proxy_url, Path(tmp), f"memory{i}", settings)
+                problem = r.failure()
+                if problem:
+                    fig.missing = problem
+                    break
+                fig.add(r.max_rss_mb)
+                assert r.articles_archived is not None
+                _note_completeness(fig, r, posts)
+                fig.note += f"; {r.articles_archived / r.wall_seconds:.0f} articles/s"
+    return figures
+
+
+def _note_completeness(fig: harness.Figure, run: CrawlRun, posts: int) -> None:
+    fig.note = f"{run.articles_archived:,}/{posts:,} articles archived; {_by_kind(run)}"
+
+
+def _by_kind(run: CrawlRun) -> str:
+    kinds: dict[str, Counter[int]] = {}
+    for (kind, status), n in run.requests.items():
+        kinds.setdefault(kind, Counter())[status] += n
+    return ", ".join(f"{kind} " + "/".join(f"{n}x{s}" for s, n in sorted(c.items()))
+                     for kind, c in sorted(kinds.items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--posts", type=int, default=20_000)
+    ap.add_argument("--categories", type=int)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a Scrapy -s setting for every crawl")
+    ap.add_argument("--keep", action="store_true", help="keep each run's archive, WARC files and logs")
+    args = ap.parse_args(argv)
+    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    with harness.serving(site.served, latency_ms=args.latency_ms) as server:
+        figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep)
+    print(harness.table(list(figures.values())))
+    for f in figures.values():
+        if f.note:
+            print(f"- {f.name}: {f.note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
