@@ -67,6 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
         "when set, the crawl frontier and duplicate filter live in Redis (scrapy-redis)",
     ),
     Setting(
+        "NEWSCRAWL_REDIS_CRAWL_ID",
+        None,
+        "with NEWSCRAWL_REDIS_URL: processes given the same id share one crawl; unset, each process crawls alone",
+    ),
+    Setting(
         "NEWSCRAWL_MAX_PAGE_BYTES",
         "10485760",
         "largest response accepted, in bytes; larger ones are dropped with a reason",

@@ -55,6 +55,9 @@ EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }
+ADDONS = {
+    "newscrawl.addons.RedisFrontier": 0,
+}
 DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.SitePolicyMiddleware": 40,
 }

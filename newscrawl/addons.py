@@ -1,0 +1,31 @@
+"""Scrapy add-ons of newscrawl: settings that follow from other settings.
+
+``RedisFrontier``: with NEWSCRAWL_REDIS_URL set, the crawl frontier (scheduler queue) and the duplicate
+filter live in Redis (scrapy-redis). Processes that are given the same NEWSCRAWL_REDIS_CRAWL_ID share
+one crawl: each request is made by exactly one of them, and the shared keys are kept when a process ends
+(another may still be working). Without a crawl id a process gets a fresh id of its own, and its keys
+are removed when it ends. See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+
+class RedisFrontier:
+    def update_settings(self, settings: Any) -> None:
+        redis_url = settings.get("NEWSCRAWL_REDIS_URL")
+        if not redis_url:
+            return
+        crawl_id = settings.get("NEWSCRAWL_REDIS_CRAWL_ID")
+        shared = bool(crawl_id)
+        prefix = f"newscrawl:%(spider)s:{crawl_id or uuid.uuid4().hex}"
+        settings.set("SCHEDULER", "scrapy_redis.scheduler.Scheduler", priority="addon")
+        settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="addon")
+        settings.set("REDIS_URL", redis_url, priority="addon")
+        # In a shared crawl the first process to finish must not delete the frontier under the others;
+        # a crawl of its own cleans up after itself.
+        settings.set("SCHEDULER_PERSIST", shared, priority="addon")
+        settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="addon")
+        settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="addon")
