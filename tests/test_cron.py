@@ -179,3 +179,17 @@ def test_stats_command_reports_categories_days_and_runs(sqlite_url: str, tmp_pat
     human = subprocess.run([sys.executable, "-m", "newscrawl", "stats", "--db", sqlite_url],
                            capture_output=True, text=True, check=True).stdout
     assert "emnews: 5" in human and "ok" in human
+
+
+def test_progress_lines_come_at_a_steady_interval_while_the_crawl_runs(sqlite_url: str, tmp_path: Path) -> None:
+    log_file = tmp_path / "crawl.log"
+    with demo_server(hook=slow_hook(0.4)) as server:
+        result = crawl(server, sqlite_url, tmp_path, "-s", "CONCURRENT_REQUESTS=1", "-s", f"LOG_FILE={log_file}",
+                       env={"NEWSCRAWL_PROGRESS_INTERVAL": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in log_file.read_text("utf-8").splitlines() if "progress:" in line]
+    # Nine article pages at 0.4 s each, one at a time: at least three seconds of crawling.
+    assert len(lines) >= 2
+    assert re.search(r"progress: \d+ new, \d+ updated, \d+ unchanged, \d+ dropped, \d+ errors, \d+ requests in \d+s",
+                     lines[-1])
+    assert "run summary: ok: 9 new" in log_file.read_text("utf-8")
