@@ -4,17 +4,29 @@ One ``CrawlState`` per crawler, shared by the spider (which asks what validators
 pipelines (which store through the same ``Archive``). With NEWSCRAWL_INCREMENTAL on, an archived article
 is re-requested with ``If-None-Match`` / ``If-Modified-Since`` and a 304 answer costs no download; a listing
 page that answers 304 gives back the links it had last time. docs/crawling.md describes the rules.
+
+A database that is unavailable or locked costs downloads, never data (docs/reliability.md): the spider's
+look-ups degrade to fetching in full (no validators, a 304 listing fetched again), and the pipelines wait
+for it with ``retry_database`` for up to NEWSCRAWL_DB_RETRY_SECONDS. When it stays away that long the
+state marks it gone, so every later write fails at once instead of waiting again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from twisted.internet.task import deferLater
 
 from newscrawl.storage import Archive
 
@@ -27,12 +39,33 @@ logger = logging.getLogger(__name__)
 # text) makes the next run fetch the article in full, so the origin is retried.
 SETTLED_ORIGIN = frozenset({None, "ok", "offsite"})
 
+# Pauses between attempts at a database that is unavailable or locked, in seconds; the last one repeats
+# until NEWSCRAWL_DB_RETRY_SECONDS have passed.
+DB_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+T = TypeVar("T")
+
+
+class DatabaseUnavailable(Exception):
+    """The archive stayed unavailable for NEWSCRAWL_DB_RETRY_SECONDS (or was given up earlier in the run)."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database is away or locked (worth waiting for), not that a query is wrong."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
 
 @dataclass
 class CrawlState:
     archive: Archive
     incremental: bool
     run_id: int | None = None
+    crawler: Crawler | None = field(default=None, repr=False)
+    db_retry_seconds: float = 60.0
+    #: Set once the database stayed away for db_retry_seconds: later writes fail at once.
+    database_gone: bool = False
     _known: dict[str, KnownArticle] | None = field(default=None, repr=False)
 
     @classmethod
@@ -40,7 +73,9 @@ class CrawlState:
         state: CrawlState | None = getattr(crawler, "_newscrawl_state", None)
         if state is None:
             archive = Archive.open(crawler.settings.get("NEWSCRAWL_DB_URL"))
-            state = cls(archive=archive, incremental=crawler.settings.getbool("NEWSCRAWL_INCREMENTAL", True))
+            state = cls(archive=archive, incremental=crawler.settings.getbool("NEWSCRAWL_INCREMENTAL", True),
+                        crawler=crawler,
+                        db_retry_seconds=crawler.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS", 60.0))
             crawler._newscrawl_state = state  # type: ignore[attr-defined]
             crawler.signals.connect(state.close, signal=signals.engine_stopped)
         return state
@@ -48,11 +83,20 @@ class CrawlState:
     def close(self, **_: Any) -> None:
         self.archive.close()
 
+    # -- the spider's look-ups: a database problem costs a full download, never a link -------------------
+
     def article_validators(self, url: str) -> dict[str, str]:
         if not self.incremental:
             return {}
         if self._known is None:
-            self._known = self.archive.known_articles()
+            try:
+                self._known = self.archive.known_articles()
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                # Left unset, so the next article asks again; until then pages are fetched in full.
+                self._unavailable("article pages are fetched in full", error)
+                return {}
             logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
         known = self._known.get(url)
         if known is None or known.origin_status not in SETTLED_ORIGIN:
@@ -62,25 +106,89 @@ class CrawlState:
     def listing_validators(self, url: str) -> dict[str, str]:
         if not self.incremental:
             return {}
-        page = self.archive.page(url)
+        try:
+            page = self.archive.page(url)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            self._unavailable(f"listing {url} is fetched in full", error)
+            return {}
         if page is None or page.links is None:
             return {}
         return _validators(page.etag, page.last_modified)
 
-    def stored_links(self, url: str) -> list[str]:
-        page = self.archive.page(url)
+    def stored_links(self, url: str) -> list[str] | None:
+        """The links recorded with a listing page; None when the database cannot say (fetch it again)."""
+        try:
+            page = self.archive.page(url)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            self._unavailable(f"links of {url} unknown, it is fetched again", error)
+            return None
         return list(page.links or []) if page else []
 
     def remember_listing(self, response: Response, links: list[str]) -> None:
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
-        self.archive.save_page(
-            response.url,
-            etag=etag.decode("latin-1") if etag else None,
-            last_modified=last_modified.decode("latin-1") if last_modified else None,
-            links=links,
-            status=response.status,
-        )
+        try:
+            self.archive.save_page(
+                response.url,
+                etag=etag.decode("latin-1") if etag else None,
+                last_modified=last_modified.decode("latin-1") if last_modified else None,
+                links=links,
+                status=response.status,
+            )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # Harmless: without a record the next run reads the page in full.
+            self._unavailable(f"listing {response.url} not remembered", error)
+
+    def _count(self, key: str) -> None:
+        stats: StatsCollector | None = None
+        with contextlib.suppress(RuntimeError):  # Scrapy sets a crawler's stats only when the crawl starts
+            stats = self.crawler.stats if self.crawler is not None else None
+        if stats is not None:
+            stats.inc_value(key)
+
+    def _unavailable(self, consequence: str, error: BaseException) -> None:
+        self._count("newscrawl/state/database_unavailable")
+        logger.warning("database unavailable, %s: %s", consequence, _cause(error))
+
+    # -- the pipelines' reads and writes: wait for the database, within a bound --------------------------
+
+    async def retry_database(self, operation: Callable[[], T], what: str, stats_prefix: str) -> T:
+        """``operation()``, attempted again after pauses while the database is unavailable or locked.
+
+        The pauses do not block the crawl (other pages are fetched meanwhile; Scrapy's scraper limits how
+        many items wait). Each attempt is counted in ``<stats_prefix>/retried``. After
+        ``db_retry_seconds`` without success, or at once when an earlier item already waited that long,
+        raises ``DatabaseUnavailable``.
+        """
+        deadline = time.monotonic() + self.db_retry_seconds
+        for attempt in range(1, 1_000_000):
+            if self.database_gone:
+                raise DatabaseUnavailable(f"{what}: the database was given up earlier in this run")
+            try:
+                return operation()
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                pause = DB_RETRY_PAUSES[min(attempt, len(DB_RETRY_PAUSES)) - 1]
+                self._count(f"{stats_prefix}/retried")
+                if time.monotonic() + pause > deadline:
+                    self.database_gone = True
+                    raise DatabaseUnavailable(
+                        f"{what}: database unavailable for {self.db_retry_seconds:g}s "
+                        f"({attempt} attempts): {_cause(error)}") from error
+                logger.warning("database unavailable (attempt %d), %s again in %.1fs: %s", attempt, what, pause,
+                               _cause(error))
+                # Imported here: importing the reactor installs one, and Scrapy chooses which first.
+                from twisted.internet import reactor
+
+                await maybe_deferred_to_future(deferLater(reactor, pause, lambda: None))
+        raise AssertionError("unreachable")
 
 
 def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -90,3 +198,9 @@ def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+def _cause(error: BaseException) -> str:
+    """The driver's message, on one line (SQLAlchemy's adds the statement and a help link)."""
+    orig = getattr(error, "orig", None)
+    return " ".join(str(orig if orig is not None else error).split())

@@ -1,9 +1,16 @@
 """How a crawl run is judged and summed up, from its Scrapy stats (docs/operations.md).
 
 One rule decides both the outcome stored in ``crawl_runs`` and the exit status of ``newscrawl crawl``:
-a run **fails** when Scrapy did not finish normally, when no listing page of the site could be read
-(site unreachable), when the site listed articles but none could be archived or re-checked, or when more
-than ``ERROR_RATE_LIMIT`` of its requests ended in errors. Otherwise it is ``ok``.
+a run **fails** when an article could not be stored (the database was unavailable), when Scrapy did not
+finish normally, when no listing page of the site could be read (site unreachable), when the site listed
+articles but none could be archived or re-checked, or when more than ``ERROR_RATE_LIMIT`` of its
+requests ended in errors. Otherwise it is ``ok``.
+
+``dropped`` counts, by reason, the articles a run did not archive: pages it could not fetch
+(``newscrawl/spider/dropped/<reason>``), items the pipelines refused, items the database did not take.
+``errors`` counts what ended in an error (ERROR log lines: a request given up after its retries, an
+exception, an item not stored); a fault that a retry mended is counted in ``retries`` only.
+docs/reliability.md lists the faults and what each costs.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ERROR_RATE_LIMIT = 0.2
+# Stats whose suffix is the reason an article was not archived in this run.
+DROPPED_PREFIXES = ("newscrawl/spider/dropped/", "newscrawl/validate/dropped/", "newscrawl/dedupe/dropped/")
 
 
 @dataclass
@@ -52,7 +61,7 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
 
     dropped: dict[str, int] = {}
     for key, value in stats.items():
-        for prefix in ("newscrawl/validate/dropped/", "newscrawl/dedupe/dropped/"):
+        for prefix in DROPPED_PREFIXES:
             if key.startswith(prefix):
                 dropped[key[len(prefix):]] = dropped.get(key[len(prefix):], 0) + int(value)
     if get("newscrawl/store/failed"):
@@ -62,7 +71,8 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
         updated=get("newscrawl/store/updated"),
         unchanged=get("newscrawl/store/unchanged") + get("newscrawl/store/seen"),
         dropped=dropped,
-        errors=get("log_count/ERROR") + get("downloader/exception_count"),
+        # Not downloader/exception_count: a timeout or reset that a retry mended is a retry, not an error.
+        errors=get("log_count/ERROR"),
         retries=get("retry/count"),
         requests=get("downloader/request_count"),
         full_downloads=get("downloader/response_status_count/200"),
@@ -74,6 +84,11 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
 
 
 def judge(stats: Mapping[str, Any], finish_reason: str | None, summary: RunSummary) -> tuple[str, str]:
+    not_stored = int(stats.get("newscrawl/store/failed", 0) or 0)
+    if not_stored:
+        # Checked first: the store pipeline stops the crawl when the database stays away, and this says why.
+        return "failed", (f"{not_stored} article(s) could not be stored (database unavailable); "
+                          "the next run fetches them again")
     if finish_reason not in ("finished", None):
         return "failed", f"the crawl stopped early ({finish_reason})"
     listings = int(stats.get("newscrawl/spider/listing_read", 0) or 0) + int(

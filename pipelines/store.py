@@ -1,67 +1,72 @@
 """Store: upsert each article into the archive (SQLite or PostgreSQL, through newscrawl.storage).
 
 Counts ``newscrawl/store/new``, ``…/updated``, ``…/unchanged`` and ``…/seen`` (a 304 re-sighting). A
-database that is briefly unavailable or locked is retried with a growing pause; an item that still
-cannot be written is counted in ``newscrawl/store/failed`` and logged with the reason, and the crawl
-goes on (the next run fetches it again, since it is not archived). See docs/pipelines.md.
+database that is unavailable or locked is waited for (``CrawlState.retry_database``: growing pauses that
+do not block the crawl, each counted in ``newscrawl/store/retried``) for up to NEWSCRAWL_DB_RETRY_SECONDS.
+If it stays away that long, the item is dropped as ``database_unavailable`` and counted in
+``newscrawl/store/failed``, the crawl is stopped (everything it fetched from then on could not be stored
+either), and the run is judged failed so cron alerts. Nothing is lost: an article not stored is not
+archived, so the next run downloads it again. See docs/pipelines.md and docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
-from sqlalchemy.exc import OperationalError
+from scrapy.utils.defer import deferred_from_coro
 
-from newscrawl.crawlstate import CrawlState
+from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article, ArticleSeen
 
 logger = logging.getLogger(__name__)
 
-RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: The close reason of a crawl stopped because the database stayed away.
+CLOSE_REASON = "database_unavailable"
 
 
 class StorePipeline:
-    def __init__(self, state: CrawlState, stats: StatsCollector) -> None:
+    def __init__(self, state: CrawlState, stats: StatsCollector, crawler: Crawler | None = None) -> None:
         self.state = state
         self.stats = stats
+        self.crawler = crawler
+        self._stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
-        return cls(CrawlState.for_crawler(crawler), crawler.stats)
+        return cls(CrawlState.for_crawler(crawler), crawler.stats, crawler)
 
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, Article):
-            outcome = self._write(item.url, lambda: self.state.archive.upsert_article(
-                item, seen_at=_now(), run_id=self.state.run_id))
-            self.stats.inc_value(f"newscrawl/store/{outcome}")
-            logger.debug("%s %s", outcome, item.article_id)
-        elif isinstance(item, ArticleSeen):
-            self._write(item.url, lambda: self.state.archive.mark_seen(item.article_id, _now()))
-            self.stats.inc_value("newscrawl/store/seen")
+    async def process_item(self, item: Any) -> Any:
+        try:
+            if isinstance(item, Article):
+                outcome = await self.state.retry_database(
+                    lambda: self.state.archive.upsert_article(item, seen_at=_now(), run_id=self.state.run_id),
+                    f"storing {item.url}", "newscrawl/store")
+                self.stats.inc_value(f"newscrawl/store/{outcome}")
+                logger.debug("%s %s", outcome, item.article_id)
+            elif isinstance(item, ArticleSeen):
+                await self.state.retry_database(lambda: self.state.archive.mark_seen(item.article_id, _now()),
+                                                f"marking {item.url} seen", "newscrawl/store")
+                self.stats.inc_value("newscrawl/store/seen")
+        except DatabaseUnavailable as error:
+            self.stats.inc_value("newscrawl/store/failed")
+            logger.error("not stored, the next run fetches it again: %s", error)
+            self._stop_crawl()
+            raise DropItem(f"database_unavailable: {item.url}") from error
         return item
 
-    def _write(self, url: str, operation: Any) -> Any:
-        for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
-            try:
-                return operation()
-            except OperationalError as error:
-                self.stats.inc_value("newscrawl/store/retried")
-                if pause is None:
-                    self.stats.inc_value("newscrawl/store/failed")
-                    logger.error("database unavailable, %s not stored after %d attempts: %s", url, attempt,
-                                 error.orig if error.orig is not None else error)
-                    raise DropItem(f"database_unavailable: {url}") from error
-                logger.warning("database unavailable (attempt %d), retrying in %.1fs: %s", attempt, pause,
-                               error.orig if error.orig is not None else error)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+    def _stop_crawl(self) -> None:
+        if self._stopping or self.crawler is None or self.crawler.engine is None:
+            return
+        self._stopping = True
+        logger.error("the database stayed unavailable for %gs: stopping the crawl", self.state.db_retry_seconds)
+        # Not awaited: closing waits for the items in progress, this one among them.
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
 
 
 def _now() -> datetime:
