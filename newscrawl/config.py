@@ -77,6 +77,16 @@ SETTINGS: tuple[Setting, ...] = (
         "largest response accepted, in bytes; larger ones are dropped with a reason",
     ),
     Setting(
+        "NEWSCRAWL_MAX_LINKS_PER_PAGE",
+        "5000",
+        "most pages one page may lead to; a page linking more is followed for its first ones only (0: no limit)",
+    ),
+    Setting(
+        "NEWSCRAWL_DB_RETRY_SECONDS",
+        "60",
+        "how long a crawl waits for an unavailable or locked database before it stops, failed",
+    ),
+    Setting(
         "NEWSCRAWL_PROGRESS_INTERVAL",
         "30",
         "seconds between progress lines in the log; 0 turns them off",

@@ -1,18 +1,29 @@
-"""Downloader middleware that enforces newscrawl's address policy on every request, redirects included.
+"""newscrawl's downloader middlewares: the address policy, redirect loops, and page encodings.
 
-The spider only yields requests the policy allows, but a redirect or a robots.txt fetch makes new
-requests outside the spider; this is the one gate all of them pass. Refused requests are counted in
-``newscrawl/policy/refused`` and logged with the URL (docs/crawling.md, "What is never requested").
+* ``SitePolicyMiddleware`` enforces the address policy on every request, redirects included. The spider
+  only yields requests the policy allows, but a redirect or a robots.txt fetch makes new requests outside
+  the spider; this is the one gate all of them pass. Refused requests are counted in
+  ``newscrawl/policy/refused`` and logged with the URL (docs/crawling.md, "What is never requested").
+* ``RedirectGuardMiddleware`` names a redirect cycle, or a redirect out of the policy, as the reason a
+  page is missing.
+* ``DeclaredEncodingMiddleware`` decides the encoding of pages that do not declare it, or declare it wrong.
+docs/reliability.md lists the faults each one handles.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
+from urllib.parse import urljoin
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.python import binary_is_text
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.url import safe_url_string
 
 from newscrawl.urls import SitePolicy
 
@@ -20,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 class SitePolicyMiddleware:
+    """Refuse any request the address policy does not allow (``SitePolicy.may_request``)."""
+
     def __init__(self, policy: SitePolicy, stats: StatsCollector) -> None:
         self.policy = policy
         self.stats = stats
@@ -38,3 +51,98 @@ class SitePolicyMiddleware:
             self.stats.inc_value("newscrawl/policy/refused")
             logger.warning("refused by the site policy, not requested: %s", request.url)
             raise IgnoreRequest(f"outside the site policy: {request.url}")
+
+
+class RedirectGuardMiddleware:
+    """Name the reason when a redirect loops or leads outside the address policy.
+
+    Scrapy ends an endless chain of new URLs at REDIRECT_MAX_TIMES, but a cycle (A → B → A) ends
+    silently: the duplicate filter drops the repeated request. A redirect to another host ends silently
+    too (Scrapy's offsite filter drops it when it is scheduled, before ``SitePolicyMiddleware`` sees it).
+    Placed before RedirectMiddleware in the response chain, this raises ``IgnoreRequest`` with the reason
+    (``redirect_loop: …`` or ``outside the site policy: …``), so the request's errback counts the page as
+    dropped and the log says why. Policy refusals are counted in ``newscrawl/policy/refused`` as well.
+    """
+
+    def __init__(self, policy: SitePolicy, stats: StatsCollector) -> None:
+        self.policy = policy
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectGuardMiddleware:
+        settings = crawler.settings
+        policy = SitePolicy.from_settings(
+            settings.get("NEWSCRAWL_SITE_URL"), settings.get("NEWSCRAWL_ORIGIN_HOSTS") or ""
+        )
+        assert crawler.stats is not None
+        return cls(policy, crawler.stats)
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        location = response.headers.get(b"Location")
+        if response.status not in (301, 302, 303, 307, 308) or not location:
+            return response
+        target = safe_url_string(urljoin(request.url, location.decode("latin-1")))
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target in chain:
+            raise IgnoreRequest(f"redirect_loop: {' -> '.join([*chain, target])}")
+        if not self.policy.may_request(target):
+            self.stats.inc_value("newscrawl/policy/refused")
+            logger.warning("refused by the site policy, not requested: %s (redirect from %s)", target, request.url)
+            raise IgnoreRequest(f"outside the site policy: redirect from {request.url} to {target}")
+        return response
+
+
+class DeclaredEncodingMiddleware:
+    """Read a page in the encoding it is really in, with a Chinese site's prior when nothing says.
+
+    Scrapy (w3lib's ``html_to_unicode``) takes the encoding from a byte-order mark, then the
+    Content-Type charset, then a ``<meta>`` charset; when none is there it guesses with charset-normalizer,
+    which on a short GBK page often says Korean (cp949) or Big5. The mirror and its publishers are Chinese,
+    so here an undeclared body that is not UTF-8 is read as GB18030 (a superset of GB2312 and GBK) when it
+    decodes as such, and a declared encoding the body cannot be decoded in (a wrong charset) gives way to
+    UTF-8 or GB18030 if one of them decodes it. Counted in ``newscrawl/encoding/<decision>``.
+    """
+
+    FALLBACKS = ("utf-8", "gb18030")
+
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DeclaredEncodingMiddleware:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if not isinstance(response, TextResponse) or not binary_is_text(response.body[:5000]):
+            return response  # binary content is no encoding problem: the spider names it (not_html)
+        body = response.body
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        declared = (read_bom(body)[0] or http_content_type_encoding(content_type)
+                    or html_body_declared_encoding(body))
+        if declared is None:
+            chosen = next((name for name in self.FALLBACKS if _decodes(body, name)), None)
+            if chosen is None:
+                return response  # neither: charset-normalizer's guess is the best there is
+            if chosen != "utf-8":
+                self.stats.inc_value(f"newscrawl/encoding/undeclared_{chosen}")
+            return response.replace(encoding=chosen)
+        if _decodes(body, response.encoding):
+            return response
+        chosen = next((name for name in self.FALLBACKS if _decodes(body, name)), None)
+        if chosen is None:
+            self.stats.inc_value("newscrawl/encoding/undecodable")
+            logger.warning("page decodes in no encoding tried (%s as declared, UTF-8, GB18030); read with "
+                           "replacement characters: %s", response.encoding, response.url)
+            return response
+        self.stats.inc_value(f"newscrawl/encoding/mislabelled_{chosen}")
+        logger.warning("page says %s but is %s; read as %s: %s", declared, chosen, chosen, response.url)
+        return response.replace(encoding=chosen)
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        codecs.decode(body, encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True

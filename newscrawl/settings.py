@@ -6,8 +6,11 @@ Command-line ``-s`` settings override them, as Scrapy gives them a higher priori
 
 from __future__ import annotations
 
-from newscrawl import __version__
+from newscrawl import __version__, logredact
 from newscrawl.config import from_environment
+
+# Scrapy imports this module before it configures logging: from here on no log line carries a password.
+logredact.install()
 
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["newscrawl.spiders"]
@@ -60,4 +63,12 @@ ADDONS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.SitePolicyMiddleware": 40,
+    # Response order runs from high to low: the encoding is decided on the decompressed body (after
+    # HttpCompressionMiddleware, 590, and before MetaRefreshMiddleware, 580, reads it); a redirect cycle is
+    # named before RedirectMiddleware (600) acts.
+    "newscrawl.middlewares.DeclaredEncodingMiddleware": 585,
+    "newscrawl.middlewares.RedirectGuardMiddleware": 610,
 }
+# The mirror is a static Jekyll site with no <meta http-equiv="refresh"> page; honouring one would only
+# let a page steer the crawl (its target would be dropped silently by the offsite filter anyway).
+METAREFRESH_ENABLED = False

@@ -6,6 +6,10 @@ links to, by the site's convention that a post at ``/<category>/YYYY/MM/DD/<slug
 origin's text API. Parsing is done by ``newscrawl.parsers``; addresses are judged by ``newscrawl.urls``;
 archived articles are re-checked with conditional requests when NEWSCRAWL_INCREMENTAL is on.
 docs/crawling.md describes the rules.
+
+Every page that cannot be had is explained: an article page that fails for good (after Scrapy's retries)
+is counted in ``newscrawl/spider/dropped/<reason>`` and a listing in ``newscrawl/spider/listing_failed/<reason>``,
+with a log line naming the page and the reason (docs/reliability.md lists them).
 """
 
 from __future__ import annotations
@@ -15,7 +19,19 @@ from typing import Any
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.python import binary_is_text
 from twisted.python.failure import Failure
 
 from newscrawl.crawlstate import CrawlState
@@ -30,6 +46,7 @@ class FinewsSpider(scrapy.Spider):
     allowed_domains: list[str]
     policy: SitePolicy
     follow_share_links: bool
+    max_links_per_page: int
     state: CrawlState
 
     def __init__(self, category: str | None = None, url: str | None = None, **kwargs: Any) -> None:
@@ -46,8 +63,21 @@ class FinewsSpider(scrapy.Spider):
         )
         spider.allowed_domains = spider.policy.allowed_domains()
         spider.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
+        spider.max_links_per_page = settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE", 5000)
         spider.state = CrawlState.for_crawler(crawler)
         return spider
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # DOWNLOAD_MAXSIZE is Scrapy's name for NEWSCRAWL_MAX_PAGE_BYTES; settings.py can only copy the
+        # environment's value, so a `-s NEWSCRAWL_MAX_PAGE_BYTES=…` is carried over here, at its own
+        # priority (an explicit `-s DOWNLOAD_MAXSIZE=…` still wins over an environment value).
+        priority = settings.getpriority("NEWSCRAWL_MAX_PAGE_BYTES")
+        if priority is not None:
+            max_bytes = settings.getint("NEWSCRAWL_MAX_PAGE_BYTES")
+            settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority=priority)
+            settings.set("DOWNLOAD_WARNSIZE", max_bytes // 2, priority=priority)
 
     # -- what to start with ------------------------------------------------------------------------
 
@@ -72,7 +102,12 @@ class FinewsSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         if response.status == 304:
-            links = self.state.stored_links(response.url)
+            stored = self.state.stored_links(response.url)
+            if stored is None:
+                # The archive cannot say what the page linked to: read it again rather than lose its links.
+                yield self._listing_request(response.url, conditional=False)
+                return
+            links = stored
             self.crawler.stats.inc_value("newscrawl/spider/listing_not_modified")
         else:
             links = parse_listing_links(response.text, response.url)
@@ -82,22 +117,31 @@ class FinewsSpider(scrapy.Spider):
 
     def _follow(self, hrefs: list[str], base_url: str) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
+        wanted: dict[str, bool] = {}  # URL → is an article; in page order, each once
         for href in hrefs:
             url = self.policy.absolute(href, base_url)
             if url is None:
                 continue
             kind = self.policy.kind(url)
             if kind is Kind.ARTICLE:
-                yield self._article_request(url)
+                wanted.setdefault(url, True)
                 # The site links only some category pages; every post's category page lists all its posts.
                 category = self.policy.category_of_article(url)
                 if category and not self._restricted:
-                    yield self._listing_request(self.policy.category_page(category))
+                    wanted.setdefault(self.policy.category_page(category), False)
             elif kind in (Kind.CATEGORY, Kind.LISTING) and not self._restricted:
-                yield self._listing_request(url)
+                wanted.setdefault(url, False)
             elif kind is Kind.OFFSITE:
                 stats.inc_value("newscrawl/spider/offsite_links")
                 self.logger.debug("offsite link recorded, not requested: %s", url)
+        if self.max_links_per_page and len(wanted) > self.max_links_per_page:
+            # A real listing names at most a few hundred pages; thousands mean a broken or hostile page,
+            # which must not turn into thousands of requests (memory and time stay bounded).
+            stats.inc_value("newscrawl/spider/links_capped")
+            self.logger.warning("%s links %d pages; following the first %d (NEWSCRAWL_MAX_LINKS_PER_PAGE)",
+                                base_url, len(wanted), self.max_links_per_page)
+        for url, is_article in list(wanted.items())[:self.max_links_per_page or None]:
+            yield self._article_request(url) if is_article else self._listing_request(url)
 
     @property
     def _restricted(self) -> bool:
@@ -112,6 +156,11 @@ class FinewsSpider(scrapy.Spider):
             yield ArticleSeen(article_id=article_id, url=response.url)
             return
         article = parse_article(response.text, response.url)
+        # What the page was, when it was no article page at all: the validate pipeline names the drop so.
+        if not response.body.strip():
+            article.flags.append("empty_page")
+        elif not binary_is_text(response.body[:5000]):
+            article.flags.append("not_html")
         article.etag = _header(response, b"ETag")
         article.last_modified = _header(response, b"Last-Modified")
         self.crawler.stats.inc_value("newscrawl/spider/article_parsed")
@@ -157,18 +206,35 @@ class FinewsSpider(scrapy.Spider):
         article: Article = failure.request.cb_kwargs["article"]  # type: ignore[attr-defined]
         article.origin_status = "error"
         self.crawler.stats.inc_value("newscrawl/origin/error")
-        self.logger.warning("origin text of %s failed (%s); kept from the mirror",
-                            article.article_id, failure.getErrorMessage())
+        self.logger.warning("origin text of %s failed (%s: %s); kept from the mirror",
+                            article.article_id, failure_reason(failure), failure.getErrorMessage())
         yield article
+
+    # -- pages that could not be had -------------------------------------------------------------------
+
+    def article_failed(self, failure: Failure) -> None:
+        reason = failure_reason(failure)
+        self.crawler.stats.inc_value(f"newscrawl/spider/dropped/{reason}")
+        request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+        # The page the site linked, not the last hop of its redirects.
+        url = (request.meta.get("redirect_urls") or [request.url])[0]
+        self.logger.warning("article page not archived (%s), the next run tries again: %s", reason, url)
+
+    def listing_failed(self, failure: Failure) -> None:
+        reason = failure_reason(failure)
+        self.crawler.stats.inc_value(f"newscrawl/spider/listing_failed/{reason}")
+        self.logger.warning("listing page not read (%s): %s", reason, failure.request.url)  # type: ignore[attr-defined]
 
     # -- requests --------------------------------------------------------------------------------------
 
-    def _listing_request(self, url: str) -> scrapy.Request:
+    def _listing_request(self, url: str, conditional: bool = True) -> scrapy.Request:
         return scrapy.Request(
             url,
             callback=self.parse_listing,
-            headers=self.state.listing_validators(url),
+            errback=self.listing_failed,
+            headers=self.state.listing_validators(url) if conditional else {},
             meta={"handle_httpstatus_list": [304], "newscrawl_kind": "listing"},
+            dont_filter=not conditional,  # the second request for a page the archive could not help with
         )
 
     def _article_request(self, url: str) -> scrapy.Request:
@@ -176,6 +242,7 @@ class FinewsSpider(scrapy.Spider):
         return scrapy.Request(
             url,
             callback=self.parse_article,
+            errback=self.article_failed,
             headers=self.state.article_validators(url),
             meta={"handle_httpstatus_list": [304], "newscrawl_kind": "article"},
             priority=5,
@@ -185,3 +252,36 @@ class FinewsSpider(scrapy.Spider):
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+# Why a request failed for good, by the exception Scrapy gave up with (after RetryMiddleware's retries).
+FAILURE_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (DownloadTimeoutError, "timeout"),
+    # Scrapy cancels a download only when it grows past DOWNLOAD_MAXSIZE (NEWSCRAWL_MAX_PAGE_BYTES).
+    (DownloadCancelledError, "too_large"),
+    (ResponseDataLossError, "cut_short"),
+    (DownloadConnectionRefusedError, "connection_error"),
+    (DownloadFailedError, "connection_error"),
+    (CannotResolveHostError, "dns_error"),
+)
+# IgnoreRequest carries its reason in words; these are the ones newscrawl and Scrapy raise.
+IGNORE_REASONS: tuple[tuple[str, str], ...] = (
+    ("redirect_loop", "redirect_loop"),  # newscrawl.middlewares.RedirectGuardMiddleware
+    ("max redirections reached", "too_many_redirects"),  # RedirectMiddleware at REDIRECT_MAX_TIMES
+    ("outside the site policy", "refused_by_policy"),  # SitePolicyMiddleware, RedirectGuardMiddleware
+    ("DOWNLOAD_MAXSIZE", "too_large"),  # HttpCompressionMiddleware: a body that decompresses past the limit
+    ("robots.txt", "robots_txt"),
+)
+
+
+def failure_reason(failure: Failure) -> str:
+    """A short, stable word for why a request failed: the suffix of the stats that count it."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
+    for error_type, reason in FAILURE_REASONS:
+        if isinstance(error, error_type):
+            return reason
+    if isinstance(error, IgnoreRequest):
+        return next((reason for words, reason in IGNORE_REASONS if words in str(error)), "ignored")
+    return type(error).__name__ if error is not None else "error"
