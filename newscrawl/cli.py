@@ -241,12 +241,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from newscrawl.storage import current_revision, upgrade_database
+    from newscrawl.storage import upgrade_database
     from newscrawl.urls import redact_url
 
     try:
-        before = current_revision(args.db)
-        after = upgrade_database(args.db)
+        before, after = upgrade_database(args.db)
     except Exception as error:
         raise CommandError(f"cannot upgrade {redact_url(args.db)}: {error}") from None
     print(f"{redact_url(args.db)}: schema {before or 'empty'} → {after}")

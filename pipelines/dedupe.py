@@ -4,7 +4,7 @@
   time: ``DropItem("duplicate_in_run")``; a re-crawl of an archived article is not a duplicate, storage
   upserts it.
 * The same story posted under two ids stays two posts (the export must give both back) but gets one
-  ``story_id``: the earliest archived post's. Candidates come from the archive (``story_candidates``) and
+  ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order. Candidates come from the archive (``story_candidates``) and
   from this run; the rules (same eastmoney id, same content, near-identical text by simhash) are in
   newscrawl.stories.
 Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``.
@@ -58,7 +58,14 @@ class DedupePipeline:
         match = self._match(item, candidates)
         if match is not None:
             candidate, reason = match
-            item.story_id = candidate.story_id or candidate.article_id
+            story_id = candidate.story_id or candidate.article_id
+            # A story is named after its smallest post id, whatever order its posts are met in, so two
+            # archives of the same site agree; the archived members are renamed when a smaller id joins.
+            item.story_id = min(story_id, item.article_id)
+            if item.story_id != story_id:
+                for member in candidates:
+                    if (member.story_id or member.article_id) == story_id:
+                        self.state.archive.set_story(member.article_id, item.story_id)
             self.stats.inc_value(f"newscrawl/dedupe/story/{reason}")
             logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
         return item

@@ -129,3 +129,12 @@ def test_reparse_rebuilds_the_archive_from_warc_files_without_network(sqlite_url
             assert conn.execute(text("SELECT article_id, title, body_html, origin_html FROM articles "
                                      "ORDER BY article_id")).all() == before
         engine.dispose()
+
+
+def test_db_upgrade_creates_then_reports_the_schema_is_current(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    first = newscrawl("db", "upgrade", "--db", db)
+    assert first.returncode == 0 and "schema empty → " in first.stdout, first.stderr
+    head = first.stdout.strip().rsplit(" ", 1)[-1]
+    second = newscrawl("db", "upgrade", "--db", db)
+    assert second.returncode == 0 and second.stdout.strip().endswith(f"schema {head} → {head}")
