@@ -4,9 +4,9 @@
   time: ``DropItem("duplicate_in_run")``; a re-crawl of an archived article is not a duplicate, storage
   upserts it.
 * The same story posted under two ids stays two posts (the export must give both back) but gets one
-  ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order. Candidates come from the archive (``story_candidates``) and
-  from this run; the rules (same eastmoney id, same content, near-identical text by simhash) are in
-  newscrawl.stories.
+  ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order.
+  Candidates come from the archive (``story_candidates``); the rules (same eastmoney id, same
+  content, near-identical text) are in newscrawl.stories.
 Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``.
 See docs/pipelines.md.
 """
