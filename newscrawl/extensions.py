@@ -59,6 +59,9 @@ class RunRecordExtension:
                 value = redact_url(value)
             recorded[name] = value
         recorded["spider_args"] = {k: getattr(spider, k) for k in ("only_category", "only_url") if hasattr(spider, k)}
+        # A run killed before it could record its end is still "running"; say what became of it.
+        for run_id in state.archive.interrupt_stale_runs():
+            logger.warning("run %d ended without finishing (killed?); recorded as interrupted", run_id)
         state.run_id = state.archive.start_run(site_url=settings.get("NEWSCRAWL_SITE_URL"), settings=recorded)
         self.started = time.monotonic()
 

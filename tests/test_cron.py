@@ -135,7 +135,9 @@ def test_sigkill_at_any_point_loses_nothing_after_a_rerun(db_url: str, tmp_path:
     assert [{k: (a[k], b[k]) for k in a if a[k] != b[k]} for a, b in zip(got, want, strict=True)] == [{}] * len(want)
     assert query(db_url, "SELECT count(*) AS n FROM article_revisions") == [{"n": 0}]
     outcomes = [r["outcome"] for r in query(db_url, "SELECT outcome FROM crawl_runs ORDER BY run_id")]
-    assert outcomes == ["running", "ok"]  # the killed run could not record its end; it stays "running"
+    # The killed run could not record its end; the next run found its process gone and said so.
+    assert outcomes == ["interrupted", "ok"]
+    assert "ended without finishing (killed?); recorded as interrupted" in rerun.stderr
 
 
 def test_changed_article_is_updated_and_its_earlier_version_kept(db_url: str, tmp_path: Path) -> None:
