@@ -71,9 +71,11 @@ class CrawlRun:
 
 
 def request_kind(entry: dict[str, Any]) -> str:
+    path = entry["uri"].split("?", 1)[0]
+    if path == "/robots.txt":
+        return "robots"
     if entry["host"] in harness.ORIGIN_HOSTS:
         return "origin"
-    path = entry["uri"].split("?", 1)[0]
     if ARTICLE_PATH.match(path):
         return "article"
     if path.startswith("/category/") or path in ("/", "/index.html", "/emnews/", "/feed.xml"):
@@ -192,7 +194,8 @@ def _figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, h
 
 def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, settings: Sequence[str] = (),
         figures: dict[str, harness.Figure] | None = None, floor_ms: float | None = None,
-        serial_rate: float | None = None, keep: bool = False) -> dict[str, harness.Figure]:
+        serial_rate: float | None = None, keep: bool = False,
+        profile: Path | None = None) -> dict[str, harness.Figure]:
     """Full crawl + incremental re-crawl + export ``runs`` times, then the crawl at latency ``runs`` times."""
     figures = _figures(figures or {}, server.latency_ms)
     posts = site.meta()["posts"]
@@ -208,7 +211,8 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
         for i in range(runs):
             work = base / f"run{i}"
             work.mkdir()
-            full = crawl_once(server, server.proxy_url, work, "full", settings)
+            full = crawl_once(server, server.proxy_url, work, "full", settings,
+                              profile=profile / f"run{i}" if profile else None)
             problem = full.failure()
             if problem:
                 for key in ("crawl_rate", "crawl_cpu", "crawl_rss", "crawl_vs_floor", "incr_requests",
@@ -317,11 +321,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                     help="a Scrapy -s setting for every crawl")
     ap.add_argument("--keep", action="store_true", help="keep each run's archive, WARC files and logs")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="run each full crawl under py-spy, write DIR/run<i>/full.collapsed and print its hot "
+                         "spots (profiled runs cost more CPU: use them to find what dominates, not as figures)")
     args = ap.parse_args(argv)
     site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
-        figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep)
+        figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep, profile=args.profile)
     print(harness.table(list(figures.values())))
+    if args.profile:
+        for collapsed in sorted(args.profile.rglob("*.collapsed")):
+            print(harness.collapsed_summary(collapsed))
     for f in figures.values():
         if f.note:
             print(f"- {f.name}: {f.note}")

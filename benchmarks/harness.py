@@ -156,6 +156,10 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "nginx": nginx_version() or "not installed",
     }
+    # The checkout is shared and changes under a long run: say which code was measured.
+    git = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True, check=False)
+    info["commit"] = git.stdout.strip() or "unknown"
     for package in ("scrapy", "lxml", "sqlalchemy", "twisted"):
         with contextlib.suppress(Exception):
             info[package] = importlib.import_module(package).__version__
