@@ -158,6 +158,7 @@ def main() -> int:
     ap.add_argument("--command", choices=("scrapy", "newscrawl"), default="scrapy")
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file in --work)")
     ap.add_argument("--show", type=int, default=10, help="mismatches to print")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON to this file (for tests)")
     args = ap.parse_args()
     if args.work.exists():
         shutil.rmtree(args.work)
@@ -175,6 +176,13 @@ def main() -> int:
                                "--replica", str(args.replica)], capture_output=True, text=True)
         lines = done.stdout.strip().splitlines()
         check = lines[-1] if lines else done.stderr[-500:]
+    identical = re.search(r"identical article pages (\d+)/(\d+)", check)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "runs": [{k: v for k, v in run.items() if k != "stdout"} for run in runs], **figures,
+            "export_identical": [int(identical.group(1)), int(identical.group(2))] if identical else None,
+            "mismatches": mismatches,
+        }, ensure_ascii=False, indent=1), "utf-8")
     print(f"## Replica {' → '.join(snapshots)} (fail rate {args.fail_rate}, `{args.command}`)\n")
     print("| run | snapshot | exit | outcome | requests | article pages 200 | article pages 304 | origin | "
           "new | updated | unchanged | retries | wall s |")

@@ -1,0 +1,52 @@
+"""The replica acceptance, run in CI where ../shared/replica is beside the checkout.
+
+It runs tools/replica_acceptance.py exactly as docs/quality.md does: serve.py as a proxy, the real
+`scrapy crawl finews`, the archive compared with expected.jsonl, and the export rebuilt by Jekyll.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPLICA, requires_replica
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.replica, pytest.mark.slow, requires_replica]
+
+
+def acceptance(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    figures = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "replica_acceptance.py"), "--replica", str(REPLICA),
+                           "--work", str(tmp_path / "work"), "--json", str(figures), *args],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result: dict = json.loads(figures.read_text("utf-8"))  # type: ignore[type-arg]
+    return result
+
+
+def test_full_snapshot_is_archived_completely_and_faithfully(tmp_path: Path) -> None:
+    result = acceptance(tmp_path, "--snapshots", "full")
+    assert result["expected"] == 165
+    assert result["found"] == 165 and result["archived_rows"] == 165 and result["duplicates"] == 0
+    assert result["extra"] == 0
+    for field, rate in result["per_field"].items():
+        assert rate >= 0.99, (field, rate, result["mismatches"][:5])
+    if shutil.which("jekyll"):
+        same, total = result["export_identical"]
+        assert total == 165 and same / total >= 0.98, result["export_identical"]
+
+
+def test_day_sequence_downloads_only_new_articles_in_full(tmp_path: Path) -> None:
+    result = acceptance(tmp_path, "--snapshots", "day1,day2,day3,day3", "--command", "newscrawl")
+    runs = result["runs"]
+    assert [r["exit"] for r in runs] == [0, 0, 0, 0]
+    new = [r["summary"]["new"] for r in runs]
+    assert [r["article_200"] for r in runs] == new
+    assert new[3] == 0 and runs[3]["article_200"] == 0 and runs[3]["article_304"] > 0
+    assert result["found"] == result["expected"] and result["duplicates"] == 0 and result["extra"] == 0
