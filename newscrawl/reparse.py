@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from newscrawl.config import from_environment
 from newscrawl.items import Article
 from newscrawl.parsers import parse_article, parse_origin_text
 from newscrawl.storage import Archive
@@ -45,6 +46,11 @@ def reparse_archive(archive: Archive, warc_dir: Path) -> ReparseReport:
     now = datetime.now(UTC)
     for raw in pages.values():
         article = _article(raw, origin)
+        if article.share_url and article.origin_status is None:
+            # No origin answer was kept (only 200s are): keep what the archive knows of the origin.
+            stored = archive.get_article(article.article_id)
+            if stored is not None:
+                article.origin_status, article.origin_html = stored.origin_status, stored.origin_html
         report.pages += 1
         reason = problem(article)
         if reason:
@@ -60,7 +66,11 @@ def _article(raw: RawResponse, origin: dict[str, RawResponse]) -> Article:
     article = parse_article(raw.body.decode("utf-8", "replace"), raw.url)
     article.etag = raw.header("ETag")
     article.last_modified = raw.header("Last-Modified")
-    if article.share_url:
+    settings = from_environment()
+    policy = SitePolicy.from_settings(settings["NEWSCRAWL_SITE_URL"] or "", settings["NEWSCRAWL_ORIGIN_HOSTS"] or "")
+    if article.share_url and policy.text_api_url(article.share_url) is None:
+        article.origin_status = "offsite"  # as the crawl records a share link it may not follow
+    elif article.share_url:
         code = SitePolicy.info_code(article.share_url)
         answer = origin.get(code or "")
         if answer is not None:

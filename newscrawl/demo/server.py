@@ -115,7 +115,8 @@ class SiteServer:
         if path == "/html_News/NewsShare.html" and known:
             return 200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body>loading</body></html>"
         if path == "/NewsData/GetNewsText.do" and known and self.origin_dir:
-            return 200, {"Content-Type": "application/json; charset=utf-8"}, (self.origin_dir / f"{code}.json").read_bytes()
+            answer = (self.origin_dir / f"{code}.json").read_bytes()
+            return 200, {"Content-Type": "application/json; charset=utf-8"}, answer
         return 404, {"Content-Type": "application/json"}, json.dumps({"text": None, "error": "not found"}).encode()
 
 
@@ -124,7 +125,7 @@ def _make_handler(server: SiteServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "newscrawl-demo/1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
