@@ -51,7 +51,7 @@ def test_spider_argument_category_crawls_one_category_only(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     with demo_server() as server:
         env.update(http_proxy=server.url, NEWSCRAWL_DB_URL=db, NEWSCRAWL_WARC_DIR=str(other / "warc"))
-        done = subprocess.run(["scrapy", "crawl", "finews", "-a", "category=zhongguofazhanwang",
+        done = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "finews", "-a", "category=zhongguofazhanwang",
                                "-s", f"NEWSCRAWL_SITE_URL={SITE_URL}"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=240)
         hosts_paths = [(h, p) for h, p, _ in server.log.entries if not p.endswith("robots.txt")]
@@ -69,8 +69,8 @@ def test_spider_argument_url_fetches_one_article(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     with demo_server() as server:
         env.update(http_proxy=server.url, NEWSCRAWL_DB_URL=db, NEWSCRAWL_WARC_DIR=str(tmp_path / "warc"))
-        done = subprocess.run(["scrapy", "crawl", "finews", "-s", f"NEWSCRAWL_SITE_URL={SITE_URL}", "-a",
-                               "url=https://finews.withounder.com/emnews/2021/12/08/202112082206735975.html"],
+        done = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "finews",
+                               "-s", f"NEWSCRAWL_SITE_URL={SITE_URL}", "-a", "url=https://finews.withounder.com/emnews/2021/12/08/202112082206735975.html"],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
         paths = [p for _, p, _ in server.log.entries if not p.endswith("robots.txt")]
     assert done.returncode == 0, done.stderr[-2000:]

@@ -129,7 +129,8 @@ def run_one(args: argparse.Namespace, snapshot: str, number: int, db_url: str) -
         if args.command == "newscrawl":
             command = [sys.executable, "-m", "newscrawl", "crawl", "--site", site, "-s", f"LOG_FILE={log_file}"]
         else:
-            command = ["scrapy", "crawl", "finews", "-s", f"NEWSCRAWL_SITE_URL={site}", "-s", f"LOG_FILE={log_file}"]
+            command = [sys.executable, "-m", "scrapy", "crawl", "finews", "-s", f"NEWSCRAWL_SITE_URL={site}",
+                       "-s", f"LOG_FILE={log_file}"]
         started = time.monotonic()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         elapsed = time.monotonic() - started
