@@ -521,8 +521,8 @@ def content(article: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def clean_rows() -> dict[str, dict[str, Any]]:
-    """The demo site crawled once with no fault (SQLite): what every fault case must end up with."""
+def clean_crawl() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The demo site crawled once with no fault (SQLite): its rows (content fields) and its stats."""
     workdir = Path(tempfile.mkdtemp(prefix="faults-clean-"))
     db_url = f"sqlite:///{workdir / 'clean.sqlite3'}"
     with FaultServer() as server:
@@ -530,5 +530,10 @@ def clean_rows() -> dict[str, dict[str, Any]]:
     assert result.returncode == 0, result.log[-3000:]
     rows = {k: content(v) for k, v in archived(db_url).items()}
     assert sorted(rows) == DEMO_IDS
-    return rows
+    return rows, result.stats
+
+
+def clean_rows() -> dict[str, dict[str, Any]]:
+    """What every fault case must end up with for the demo site's own articles (see ``clean_crawl``)."""
+    return clean_crawl()[0]
 

@@ -173,7 +173,9 @@ class FinewsSpider(scrapy.Spider):
             yield article
             return
         api_url = self.policy.text_api_url(article.share_url)
-        if api_url is None:
+        # may_request too: a share link of an origin host on another port is a share link, but its text
+        # API is no place the policy lets the crawl go.
+        if api_url is None or not self.policy.may_request(api_url):
             article.origin_status = "offsite"
             yield article
         elif not self.follow_share_links:

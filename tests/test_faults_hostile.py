@@ -1,0 +1,322 @@
+"""Fault suite, hostile input (docs/reliability.md, case 6): nothing a page says makes the crawler reach where
+it should not, or write where it should not, and no password reaches a log.
+
+* Links to other hosts, loopback and private addresses (also the test server's own address), odd ports,
+  ``file:``/``ftp:``/``javascript:``/``data:`` URLs, look-alike hosts and redirects to any of them are
+  never requested. Shown three ways: the loopback server (the crawl's only proxy) saw only the site and
+  the origin's allowed paths; Scrapy made exactly as many requests as that server answered (a ``file:``
+  or direct request would not pass through it); and the crawl child's network guard saw no attempt.
+* Titles full of YAML and front-matter syntax export as front matter that Jekyll reads back to the same
+  title; an article id with ``..`` or a backslash is refused a post file, a category of ``..`` cannot move
+  one; HTML, Liquid and a fake front matter in a body stay inside the post. The exporter's own property
+  tests are in tests/test_jekyll.py; these run the whole chain: page → archive → post file → Jekyll.
+* A database URL's password appears in no log line, no output and no run record.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import FIXTURES, PG_URL
+from faults import (
+    ALLOWED_HOSTS,
+    DEMO_IDS,
+    ORIGIN_HOST,
+    SITE_HOST,
+    SITE_URL,
+    FaultServer,
+    archived,
+    article_page,
+    article_path,
+    clean_crawl,
+    clean_rows,
+    content,
+    crawl,
+    json_answer,
+    on_path,
+    query,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newscrawl.items import Article
+from newscrawl.jekyll import UnsafePostName, parse_post, post_filename
+from newscrawl.logredact import redact
+from newscrawl.urls import SitePolicy
+
+ORIGIN_PATHS = ("/robots.txt", "/NewsData/GetNewsText.do?id=", "/html_News/NewsShare.html?infoCode=")
+
+
+def hostile_links(port: int) -> dict[str, str]:
+    """href → what it is: "offsite" (recorded, counted in newscrawl/spider/offsite_links), "share" (a share
+    link of an origin host, which the crawl follows only as an article's own share link, and then only if
+    the policy allows its text API), "site" (the site, but no page the crawl reads) or "unusable" (not a
+    web address at all: dropped before any judgement)."""
+    return {
+        f"http://127.0.0.1:{port}/": "offsite",  # the test server itself, directly
+        f"http://localhost:{port}/category/emnews.html": "offsite",
+        f"http://{SITE_HOST}:{port}/category/emnews.html": "offsite",  # the site's host on another port
+        "http://10.0.0.1/category/x.html": "offsite",
+        "http://192.168.1.1/": "offsite",
+        "http://169.254.169.254/latest/meta-data/": "offsite",  # a cloud metadata service
+        "http://[::1]/": "offsite",
+        "http://2130706433/": "offsite",  # 127.0.0.1 as one number
+        "http://0x7f.1/": "offsite",
+        "http://127.1/": "offsite",
+        "http://evil.example/": "offsite",
+        "//evil.example/x.html": "offsite",
+        "HTTP://EVIL.EXAMPLE/": "offsite",
+        f"http://{SITE_HOST}@evil.example/": "offsite",
+        f"http://{SITE_HOST}.evil.example/2022/02/14/x.html": "offsite",
+        f"http://{ORIGIN_HOST}/admin": "offsite",  # an origin host, but not its share or text API path
+        f"http://{ORIGIN_HOST}:8080/html_News/NewsShare.html?infoCode=X1": "share",
+        "http://evil.example/html_News/NewsShare.html?infoCode=X3": "offsite",
+        "file:///etc/passwd": "unusable",
+        f"ftp://{SITE_HOST}/x": "unusable",
+        "javascript:alert(1)": "unusable",
+        "data:text/html,<a>": "unusable",
+        "/a%2Fb/2022/02/14/SLASHCAT.html": "site",  # a category with a slash: no article URL, not followed
+    }
+
+
+def test_no_link_or_redirect_leaves_the_site_and_origins(sqlite_url: str, tmp_path: Path) -> None:
+    canary = tmp_path / "canary.html"
+    canary.write_text(article_page("本地文件", "<p>不该被读到。</p>"), "utf-8")
+    with FaultServer() as server:
+        links = {**hostile_links(server.port), canary.as_uri(): "unusable"}
+        body = "".join(f'<p><a href="{href}">x</a></p>' for href in links)
+        server.add_page(article_path("HOSTILE1"), article_page("恶意链接", body, share_code="HOSTILE1").encode())
+        server.add_origin("HOSTILE1", json_answer({"text": "<p>源站全文。</p>"}))
+        # Share links the policy must not follow: an origin host on another port, another host, an IP.
+        for article_id, share in (("SHAREPRT", f"http://{ORIGIN_HOST}:8080"), ("SHAREEVL", "http://evil.example"),
+                                  ("SHAREIP1", "http://10.0.0.1")):
+            page = article_page("分享链接", "<p>正文。</p>", share_code=article_id).replace(
+                f"http://{ORIGIN_HOST}", share)
+            server.add_page(article_path(article_id), page.encode())
+        # Redirects from the site to where the crawler must not go.
+        redirects = {"REDIR001": "http://169.254.169.254/latest/",
+                     "REDIR002": f"http://127.0.0.1:{server.port}/index.html",
+                     "REDIR003": canary.as_uri()}
+        for article_id, location in redirects.items():
+            server.add_page(article_path(article_id), b"")
+            server.rule(on_path(article_path(article_id)), (302, {"Location": location}, b""))
+        # A page that asks to be refreshed elsewhere is read as the page it is (no article in it).
+        server.add_page(article_path("METAREF1"), f'<html><head><meta http-equiv="refresh" content="0; '
+                        f'url=http://10.1.2.3/"></head><body><a href="{canary.as_uri()}">x</a></body></html>'.encode())
+        result = crawl(server, sqlite_url, tmp_path)
+        answered = server.requests()
+    assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+    # 1. The server (the only way out, as the crawl's proxy) saw the site and the origin's allowed paths.
+    assert {host for host, _, _ in answered} == {SITE_HOST, ORIGIN_HOST}
+    assert all(t.startswith(ORIGIN_PATHS) for h, t, _ in answered if h == ORIGIN_HOST)
+    assert not [t for h, t, _ in answered if "SLASHCAT" in t or "a%2Fb" in t]
+    # 2. Every request Scrapy made is one the server answered: none went anywhere else, file: included.
+    assert result.stats["downloader/request_count"] == len(answered)
+    assert "本地文件" not in result.log
+    # 3. (The network guard saw no attempt: crawl() asserts it.)
+    # Every offsite link was recorded: the page's, and the share links of SHAREEVL and SHAREIP1.
+    offsite = sum(1 for kind in links.values() if kind == "offsite") + 2
+    clean_offsite = clean_crawl()[1]["newscrawl/spider/offsite_links"]
+    assert result.stats["newscrawl/spider/offsite_links"] == clean_offsite + offsite
+    for href, kind in links.items():
+        if kind == "offsite" and href.startswith("http://1"):
+            assert f"offsite link recorded, not requested: {href}" in result.log
+    # Share links outside NEWSCRAWL_ORIGIN_HOSTS (or on another port) are recorded, not followed.
+    rows = archived(sqlite_url)
+    assert {k: rows[k]["origin_status"] for k in ("SHAREPRT", "SHAREEVL", "SHAREIP1", "HOSTILE1")} == {
+        "SHAREPRT": "offsite", "SHAREEVL": "offsite", "SHAREIP1": "offsite", "HOSTILE1": "ok"}
+    # Redirects out of the policy are refused, counted and named.
+    assert result.stats["newscrawl/policy/refused"] == 3
+    assert result.stats["newscrawl/spider/dropped/refused_by_policy"] == 3
+    for article_id, location in redirects.items():
+        assert f"refused by the site policy, not requested: {location} (redirect from " \
+               f"{SITE_URL.rstrip('/')}{article_path(article_id)})" in result.log
+    assert result.stats["newscrawl/validate/dropped/no_section"] == 1  # the meta refresh page
+    assert {k: content(v) for k, v in rows.items() if k in DEMO_IDS} == clean_rows()
+
+
+HOSTILE_TITLES = [
+    '他说："---"\n---\nlayout: evil', "key: value # 注释", "[a, b] {x: y} &anchor *alias !tag | >",
+    "'单引号' \"双引号\" \\ 反斜杠", "--- 三横线 ---", "...", "%YAML 1.2", "yes", "null", "~",
+    "{{ site.title }} {% raw %}", "tab\there", "冒号：中文：标题",
+]
+BREAKOUT_BODY = ("<p>正文开始。</p>\n---\nlayout: evil\ntitle: 假标题\n---\n"
+                 "<p>{% include /etc/passwd %} {{ site.title }}</p>\n<script>alert(\"x\")</script>\n"
+                 "<p>正文结束。</p>")
+# URL path (as the site links it) → the article id it names, for ids no post file may be named after.
+UNSAFE_IDS = {"/zhongguofazhanwang/2022/02/14/%2E%2E.html": "..",
+              "/zhongguofazhanwang/2022/02/14/..%5C..%5Cevil.html": "..\\..\\evil"}
+DOTDOT_CATEGORY = "/%2E%2E/2022/02/14/CATDOTS1.html"
+
+
+def test_hostile_titles_ids_and_bodies_export_inside_the_posts_folder(sqlite_url: str, tmp_path: Path) -> None:
+    posts = tmp_path / "site" / "_posts"
+    with FaultServer() as server:
+        for number, title in enumerate(HOSTILE_TITLES):
+            server.add_page(article_path(f"HOSTT{number:03d}"), article_page(title, "<p>正文。</p>").encode())
+        server.add_page(article_path("BREAKOUT"), article_page("越界正文", BREAKOUT_BODY).encode())
+        for path in UNSAFE_IDS:
+            # Served at the path the crawler asks for (the policy re-quotes what the page wrote).
+            requested = path.replace("%2E%2E", "..")
+            server.add_page(requested, article_page("不安全的编号", "<p>正文。</p>").encode(), link=False)
+            server.index_links.append(path)
+        server.add_page(DOTDOT_CATEGORY.replace("%2E%2E", ".."), article_page("点点分类", "<p>正文。</p>").encode(),
+                        link=False)
+        server.index_links.append(DOTDOT_CATEGORY)
+        result = crawl(server, sqlite_url, tmp_path, "--posts-dir", str(posts))
+    assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+    rows = archived(sqlite_url)
+    # Every archived article with a usable id has its post file, and nothing else was written anywhere.
+    assert set(UNSAFE_IDS.values()) <= set(rows) and rows["CATDOTS1"]["category"] == ".."
+    safe = {k: v for k, v in rows.items() if k not in UNSAFE_IDS.values()}
+    expected_files = {post_filename(Article(**{f: v[f] for f in ("article_id", "url", "published_at")}))
+                      for v in safe.values()}
+    assert {p.name for p in posts.iterdir()} == expected_files
+    written = {p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".md"}
+    assert all(p.parent == posts for p in written)
+    assert result.stats["newscrawl/export/unsafe_name"] == len(UNSAFE_IDS)
+    for article_id in UNSAFE_IDS.values():
+        assert f"not exported: unsafe article_id for a post file name: {article_id!r}" in result.log
+        with pytest.raises(UnsafePostName):
+            post_filename(Article(article_id=article_id, url="", published_at=rows[article_id]["published_at"]))
+    # Each post reads back (newscrawl's reader) to its title; the body stays the body.
+    for article in safe.values():
+        post = parse_post((posts / post_filename(Article(article["article_id"], article["url"],
+                                                         published_at=article["published_at"]))).read_text("utf-8"))
+        assert post["title"] == article["title"] and post["layout"] == "post"
+    assert [rows[f"HOSTT{n:03d}"]["title"] for n in range(len(HOSTILE_TITLES))] == HOSTILE_TITLES
+    breakout = (posts / "2022-02-14-BREAKOUT.md").read_text("utf-8")
+    assert breakout.count("\n---\n") == 1 + BREAKOUT_BODY.count("\n---\n")  # one front matter, body verbatim
+    assert parse_post(breakout)["title"] == "越界正文"
+    if shutil.which("jekyll"):
+        jekyll_reads_back(tmp_path, posts, safe)
+
+
+def jekyll_reads_back(tmp_path: Path, posts: Path, articles: dict[str, dict[str, Any]]) -> None:
+    """Real Jekyll builds the exported posts: same titles, one layout, no Liquid run in any body."""
+    site = posts.parent
+    shutil.copytree(FIXTURES / "jekyll_site", site, dirs_exist_ok=True)
+    (site / "titles.json").write_text("---\nlayout: null\n---\n"
+                                      "{{ site.posts | sort: 'slug' | map: 'title' | jsonify }}\n", "utf-8")
+    # {% include /etc/passwd %} in the body would make the build fail if Liquid ran on it.
+    built = subprocess.run(["jekyll", "build", "-q", "-s", str(site), "-d", str(tmp_path / "out")],
+                           capture_output=True, text=True, check=False, timeout=240)
+    assert built.returncode == 0, built.stderr[-2000:]
+    titles = json.loads((tmp_path / "out" / "titles.json").read_text("utf-8"))
+    by_slug = sorted(articles.values(), key=lambda a: a["article_id"])
+    assert titles == [a["title"] for a in by_slug]
+    page = (tmp_path / "out" / "zhongguofazhanwang" / "2022" / "02" / "14" / "BREAKOUT.html").read_text("utf-8")
+    assert "{{ site.title }}" in page and "{% include /etc/passwd %}" in page and "假标题" in page
+    assert page.count("<section>") == 1
+
+
+# -- passwords ---------------------------------------------------------------------------------------------
+
+
+def test_log_records_lose_url_passwords_even_in_tracebacks(tmp_path: Path) -> None:
+    """Through Scrapy's own logging set-up, as a crawl has it: message, pformat'ed settings, traceback."""
+    log_file = tmp_path / "scrapy.log"
+    script = (
+        "import logging, pprint, newscrawl.settings\n"
+        "from scrapy.utils.log import configure_logging\n"
+        f"configure_logging({{'LOG_FILE': {str(log_file)!r}, 'LOG_LEVEL': 'DEBUG'}})\n"
+        "url = 'postgresql+psycopg://crawler:Tr0ub4dor%26x@db.internal:5432/news'\n"
+        "log = logging.getLogger('probe')\n"
+        "log.info('Overridden settings:\\n%(s)s', {'s': pprint.pformat({'NEWSCRAWL_DB_URL': url})})\n"
+        "log.warning('cannot reach %s', url)\n"
+        "try:\n    raise RuntimeError('connection to ' + url + ' failed; password=Tr0ub4dor%26x')\n"
+        "except RuntimeError:\n    log.exception('store failed')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    text = log_file.read_text("utf-8")
+    assert "Tr0ub4dor" not in text
+    assert text.count("postgresql+psycopg://crawler:***@db.internal:5432/news") == 3
+    assert "RuntimeError: connection to postgresql+psycopg://crawler:***@db.internal" in text
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_database_password_is_in_no_log_output_or_run_record(tmp_path: Path) -> None:
+    if not PG_URL:
+        pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"nc_redact_{uuid.uuid4().hex[:10]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'"))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER {name}'))
+    db_url = make_url(PG_URL).set(username=name, password=password, database=name).render_as_string(
+        hide_password=False)
+    try:
+        with FaultServer() as server:
+            # The password reaches the crawl three ways: --db, the environment, and -s.
+            result = crawl(server, db_url, tmp_path, "-s", f"NEWSCRAWL_DB_URL={db_url}",
+                           env={"NEWSCRAWL_DB_URL": db_url})
+        assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+        assert result.summary["new"] == len(DEMO_IDS)
+        everything = [result.log, result.stdout, result.stderr, json.dumps(result.stats, default=str)]
+        everything += [p.read_text("utf-8", errors="replace") for p in tmp_path.rglob("*") if p.is_file()
+                       and p.suffix in (".log", ".json", ".txt")]
+        runs = query(db_url, "SELECT * FROM crawl_runs")
+        everything.append(json.dumps(runs, default=str))
+        assert len(runs) == 1 and runs[0]["outcome"] == "ok"
+        assert all(password not in text for text in everything)
+        assert urlsplit(runs[0]["settings"]["NEWSCRAWL_DB_URL"]).password == "***"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {name}"))
+        admin.dispose()
+
+
+# -- properties of the address policy and the redaction ----------------------------------------------------
+
+POLICY = SitePolicy.from_settings("http://finews.withounder.com/", "finews.zning.xyz,choicewzp1.eastmoney.com")
+HOSTS = st.sampled_from([SITE_HOST, ORIGIN_HOST, "choicewzp1.eastmoney.com", "evil.example", "127.0.0.1",
+                         "[::1]", "10.0.0.1", "169.254.169.254", "localhost", f"{SITE_HOST}.evil.example",
+                         f"evil.{SITE_HOST}", "FINEWS.WITHOUNDER.COM", "0x7f.1", "2130706433"])
+SCHEMES = st.sampled_from(["http", "https", "HTTP", "ftp", "file", "gopher", "javascript", "data", ""])
+
+
+@settings(max_examples=500, deadline=None)
+@given(scheme=SCHEMES, userinfo=st.sampled_from(["", "user@", f"{SITE_HOST}@", "a:b@"]), host=HOSTS,
+       port=st.sampled_from(["", ":80", ":443", ":8080", ":0"]), path=st.text(max_size=40),
+       base=st.sampled_from([SITE_URL, f"{SITE_URL}emnews/2021/12/08/1.html"]))
+def test_no_href_resolves_to_a_request_outside_the_site_and_origins(
+        scheme: str, userinfo: str, host: str, port: str, path: str, base: str) -> None:
+    href = f"{scheme}{':' if scheme else ''}//{userinfo}{host}{port}/{path}"
+    url = POLICY.absolute(href, base)
+    if url is None or not POLICY.may_request(url):
+        return
+    parts = urlsplit(url)
+    assert parts.scheme in ("http", "https")
+    assert parts.hostname in ALLOWED_HOSTS
+    if parts.hostname != SITE_HOST:
+        assert parts.port is None and parts.path in ("/html_News/NewsShare.html", "/NewsData/GetNewsText.do",
+                                                     "/robots.txt")
+
+
+PASSWORD = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/'\"@ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+                                          "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                                          "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"),
+                   min_size=6, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(password=PASSWORD, scheme=st.sampled_from(["postgresql+psycopg", "postgresql", "redis", "http"]),
+       before=st.sampled_from(["", "cannot open the archive ", "{'NEWSCRAWL_DB_URL': '", "url=", "("]),
+       after=st.sampled_from(["", "/news", ":5432/news?sslmode=require", "/news' }", " and more", ")"]))
+def test_redaction_leaves_no_password(password: str, scheme: str, before: str, after: str) -> None:
+    line = f"{before}{scheme}://crawler:{password}@db.internal{after}"
+    assert redact(line) == f"{before}{scheme}://crawler:***@db.internal{after}"
