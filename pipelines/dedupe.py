@@ -7,12 +7,14 @@
   ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order.
   Candidates come from the archive (``story_candidates``); the rules (same eastmoney id, same
   content, near-identical text) are in newscrawl.stories.
-Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``.
-See docs/pipelines.md.
+Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``. Its archive
+reads wait for a database that is briefly unavailable, as the store does (``newscrawl/dedupe/retried``):
+a story id is never guessed without them. See docs/pipelines.md and docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -20,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from newscrawl.crawlstate import CrawlState
+from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article
 from newscrawl.storage import StoryCandidate
 from newscrawl.stories import same_story
@@ -41,19 +43,28 @@ class DedupePipeline:
         return cls(CrawlState.for_crawler(crawler), crawler.stats,
                    crawler.settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3))
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
         if item.article_id in self.seen and self.seen[item.article_id] == item.content_hash:
             self.stats.inc_value("newscrawl/dedupe/dropped/duplicate_in_run")
             raise DropItem(f"duplicate_in_run: {item.article_id}")
         self.seen[item.article_id] = item.content_hash
+        # When the database is given up for this run (CrawlState.database_gone), the store pipeline refuses
+        # this item at once and counts it with the run's other unstored items.
+        with contextlib.suppress(DatabaseUnavailable):
+            await self.state.retry_database(lambda: self._find_story(item), f"finding the story of {item.url}",
+                                            "newscrawl/dedupe")
+        return item
+
+    def _find_story(self, item: Article) -> None:
+        """Set ``item.story_id`` from the archive (repeatable: a retry after a database error redoes it)."""
         candidates = self.state.archive.story_candidates(item)
         archived = next((c for c in candidates if c.article_id == item.article_id), None)
         if archived is not None:
             # An archived article keeps the story it already belongs to: story ids never move.
             item.story_id = archived.story_id
-            return item
+            return
         item.story_id = item.article_id
         match = self._match(item, candidates)
         if match is not None:
@@ -68,7 +79,6 @@ class DedupePipeline:
                         self.state.archive.set_story(member.article_id, item.story_id)
             self.stats.inc_value(f"newscrawl/dedupe/story/{reason}")
             logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
-        return item
 
     def _match(self, item: Article, candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
         # Ids, hashes and simhashes first (the candidate rows carry them); the text comparison needs the
