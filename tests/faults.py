@@ -537,3 +537,130 @@ def clean_rows() -> dict[str, dict[str, Any]]:
     """What every fault case must end up with for the demo site's own articles (see ``clean_crawl``)."""
     return clean_crawl()[0]
 
+
+
+# -- database faults -----------------------------------------------------------------------------------
+
+
+class DatabaseLock:
+    """Another client holding the archive locked: on SQLite an exclusive transaction (no other writer), on
+    PostgreSQL ``LOCK TABLE articles IN ACCESS EXCLUSIVE MODE`` (no other reader or writer of articles)."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self._release: Callable[[], None] | None = None
+
+    def take(self) -> None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            import sqlite3
+
+            connection = sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
+            connection.execute("BEGIN EXCLUSIVE")
+
+            def release_sqlite() -> None:
+                connection.rollback()
+                connection.close()
+
+            self._release = release_sqlite
+            return
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        pg = engine.connect()
+        transaction = pg.begin()
+        pg.execute(text("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE"))
+
+        def release_pg() -> None:
+            transaction.rollback()
+            pg.close()
+            engine.dispose()
+
+        self._release = release_pg
+
+    @property
+    def held(self) -> bool:
+        return self._release is not None
+
+    def release(self) -> None:
+        if self._release is not None:
+            release, self._release = self._release, None
+            release()
+
+
+def crawler_db_url(db_url: str) -> str:
+    """The archive URL a crawl under test uses: on PostgreSQL with a lock timeout of half a second, so a
+    locked table answers with an error (as SQLite's busy timeout does) instead of waiting for ever."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        return db_url
+    return url.update_query_dict({"options": "-c lock_timeout=500"}).render_as_string(hide_password=False)
+
+
+class TcpRelay:
+    """A loopback TCP relay to a database server that can be cut (every connection reset, new ones reset
+    at once) and restored: the database going away in the middle of a crawl, and coming back."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.is_cut = False
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = False
+        threading.Thread(target=self._accept, name="tcp-relay", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.is_cut:
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                self._pairs.append((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def cut(self) -> None:
+        self.is_cut = True
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for client, upstream in pairs:
+            _reset(client)
+            _reset(upstream)
+
+    def restore(self) -> None:
+        self.is_cut = False
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    for sock in (source, sink):
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
