@@ -2,9 +2,10 @@
 
 One crawl of the demo site, with a page limit of 200 kB and at most 100 pages followed from one page,
 plus: a page larger than the limit, a gzip bomb (a 40 kB answer that inflates to 50 MB), a redirect
-cycle, an endless chain of redirects, and a listing page with 3000 links. Scrapy's own mechanisms do the
-bounding (DOWNLOAD_MAXSIZE, which HttpCompressionMiddleware also applies to the decompressed size;
-REDIRECT_MAX_TIMES); newscrawl names each outcome and bounds the links it follows per page.
+cycle, an endless chain of redirects, a listing page with 3000 links, and a chain of listing pages that
+never ends. Scrapy's own mechanisms do the bounding (DOWNLOAD_MAXSIZE, which HttpCompressionMiddleware
+also applies to the decompressed size; REDIRECT_MAX_TIMES; DEPTH_LIMIT); newscrawl names each outcome
+and bounds the links it follows per page.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def test_size_and_loops_are_bounded_and_explained(sqlite_url: str, tmp_path: Pat
             "CHAIN001": server.add_page(chain, b""),
         }
         server.add_page("/category/manylinks.html", f"<html><body><ul>{many}</ul></body></html>".encode())
+        # A chain of listing pages, each linking the next: a loop that keeps making new URLs.
+        for level in range(1, 11):
+            server.add_page(f"/category/deep{level}.html", f'<html><body><a href="/category/deep{level + 1}.html">'
+                            f"next</a></body></html>".encode(), link=level == 1)
         server.rule(on_path(article_path("BOMB0001")),
                     (200, {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}, bomb))
         site = SITE_URL.rstrip("/")
@@ -60,6 +65,7 @@ def test_size_and_loops_are_bounded_and_explained(sqlite_url: str, tmp_path: Pat
         result = crawl(server, sqlite_url, tmp_path, "-s", f"NEWSCRAWL_MAX_PAGE_BYTES={MAX_BYTES}",
                        "-s", f"NEWSCRAWL_MAX_LINKS_PER_PAGE={MAX_LINKS}")
         many_requested = [t for _, t, _ in server.requests() if t.startswith("/manylinks/")]
+        deep_requested = sorted(t for _, t, _ in server.requests() if t.startswith("/category/deep"))
     assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
     # The site's own articles are all archived, as without faults; none of the bad ones is.
     assert {k: content(v) for k, v in archived(sqlite_url).items()} == clean_rows()
@@ -88,6 +94,11 @@ def test_size_and_loops_are_bounded_and_explained(sqlite_url: str, tmp_path: Pat
             "(NEWSCRAWL_MAX_LINKS_PER_PAGE)") in result.log
     assert sorted(many_requested) == [f"/manylinks/2022/02/14/L{i:05d}.html" for i in range(MAX_LINKS - 1)]
     assert result.stats["newscrawl/spider/dropped/http_404"] == MAX_LINKS - 1
+
+    # Pages that lead to ever new pages end at DEPTH_LIMIT (4): the home page is depth 0.
+    assert deep_requested == [f"/category/deep{level}.html" for level in range(1, 5)]
+    assert result.stats["request_depth_max"] == 4
+    assert f"Ignoring link (depth > 4): {SITE_URL}category/deep5.html" in result.log
 
     assert result.summary["dropped"] == {"too_large": 2, "redirect_loop": 1, "too_many_redirects": 1,
                                          "http_404": MAX_LINKS - 1}
