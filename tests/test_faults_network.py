@@ -5,16 +5,21 @@ pages, robots.txt and the origin's text API alike: a fifth answer 503 (as the re
 ``serve.py --fail-rate 0.2`` does), a tenth stall until the crawler's download timeout, a tenth reset the
 connection, a tenth send a body cut short. Every article must be archived exactly as in a crawl without
 faults, and every fault must show up as exactly one retry. A URL that fails for good costs exactly
-RETRY_TIMES + 1 requests, is named in the summary, and is archived by the next run.
+RETRY_TIMES + 1 requests, is named in the summary, and is archived by the next run. On the replica
+(when ../shared/replica is there), ``serve.py --fail-rate 0.2`` costs retries and no post.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import REPLICA, ROOT, requires_replica
 from faults import (
     ALLOWED_HOSTS,
     DEMO_IDS,
@@ -118,3 +123,21 @@ def test_a_page_that_keeps_failing_costs_bounded_retries_and_the_next_run_archiv
     assert sorted(status for target, status in article_answers.items() if target != path) == [304] * 8
     assert second.summary["new"] == 1 and second.summary["unchanged"] == 8
     assert {k: content(v) for k, v in archived(db_url).items()} == clean_rows()
+
+
+@pytest.mark.replica
+@requires_replica
+def test_replica_with_a_fifth_of_first_requests_failing_is_archived_completely(tmp_path: Path) -> None:
+    """The acceptance figure: the replica's serve.py --fail-rate 0.2, the real crawl, every post archived."""
+    figures = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "replica_acceptance.py"), "--replica", str(REPLICA),
+                           "--work", str(tmp_path / "work"), "--json", str(figures), "--snapshots", "full",
+                           "--fail-rate", "0.2"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(figures.read_text("utf-8"))
+    (run,) = result["runs"]
+    assert run["exit"] == 0 and run["outcome"] == "ok"
+    assert result["found"] == result["expected"] == 165 and result["duplicates"] == 0 and result["extra"] == 0
+    # Each 503 the server sent cost one retry, all counted in the run's summary; nothing ended in error.
+    assert run["statuses"]["503"] == run["summary"]["retries"] > 0
+    assert run["summary"]["errors"] == 0 and run["summary"]["dropped"] == {}
