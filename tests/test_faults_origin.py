@@ -126,8 +126,6 @@ def test_the_next_run_asks_the_origin_again(origin_runs: OriginRuns) -> None:
     assert "retry/count" not in second.stats
 
 
-@pytest.mark.xfail(strict=True, reason="storage keeps the archived origin_html/origin_status when the content "
-                   "hash is unchanged, so a retried origin's answer is not stored (reported to storage)")
 def test_the_retried_origin_text_is_archived(origin_runs: OriginRuns) -> None:
     final = archived(origin_runs.db_url)
     assert {k: (final[k]["origin_status"], final[k]["origin_html"]) for k in ("ORIGEMPT", "ORIGRST1")} == {

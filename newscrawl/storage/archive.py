@@ -290,6 +290,7 @@ class Archive:
             for name in ("etag", "last_modified", "story_id", "simhash"):
                 if values[name] is not None and values[name] != old[name]:
                     changes[name] = values[name]
+            changes.update(_origin_changes(old, values))
             connection.execute(
                 update(ARTICLES).where(ARTICLES.c.article_id == article.article_id).values(changes)
             )
@@ -550,6 +551,23 @@ class Archive:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _origin_changes(old: RowMapping, new: Mapping[str, Any]) -> dict[str, Any]:
+    """What a re-fetch of an unchanged article tells about its origin text, to store without a revision.
+
+    A retried origin that now answers fills in the text; a failure never replaces a text already
+    archived (an origin that stopped answering does not unmake what it said), but does replace an
+    earlier failure's status, so the latest reason is on record.
+    """
+    unchanged_text = new["origin_status"] == old["origin_status"] == "ok" and new["origin_html"] == old["origin_html"]
+    if new["origin_status"] is None or unchanged_text:
+        return {}
+    if new["origin_status"] == "ok":
+        return {"origin_status": "ok", "origin_html": new["origin_html"]}
+    if old["origin_status"] != "ok" and new["origin_status"] != old["origin_status"]:
+        return {"origin_status": new["origin_status"]}
+    return {}
 
 
 def _upsert(
