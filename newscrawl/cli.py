@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from newscrawl import logredact
 from newscrawl.config import from_environment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
@@ -28,6 +29,8 @@ class CommandError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything can log: no password of a database URL may reach a log line or a traceback.
+    logredact.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command not in ("crawl", "demo"):
