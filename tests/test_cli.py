@@ -138,3 +138,18 @@ def test_db_upgrade_creates_then_reports_the_schema_is_current(tmp_path: Path) -
     head = first.stdout.strip().rsplit(" ", 1)[-1]
     second = newscrawl("db", "upgrade", "--db", db)
     assert second.returncode == 0 and second.stdout.strip().endswith(f"schema {head} → {head}")
+
+
+def test_crawl_refuses_a_database_behind_the_schema_and_says_what_to_do(tmp_path: Path) -> None:
+    from newscrawl.storage import upgrade_database
+
+    db = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade_database(db, "0001_initial")
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(NEWSCRAWL_LOCK_FILE=str(tmp_path / "crawl.lock"))
+    done = newscrawl("crawl", "--db", db, "--site", "http://127.0.0.1:9/", cwd=tmp_path, env=env)
+    assert done.returncode == 1
+    assert "is at schema revision 0001_initial" in done.stderr and "run `newscrawl db upgrade`" in done.stderr
+    for command in (["stats"], ["search", "政务"], ["export", "--out", str(tmp_path / "out")]):
+        refused = newscrawl(*command, "--db", db, cwd=tmp_path)
+        assert refused.returncode == 1 and "run `newscrawl db upgrade`" in refused.stderr, command
