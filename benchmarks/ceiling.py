@@ -123,7 +123,7 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, concurr
     """Fetch the whole site ``runs`` times; figures for pages/s and articles/s."""
     listing, articles, origin = site.crawl_urls()
     urls = [*listing, *articles, *origin]
-    figures = figures or {}
+    figures = {} if figures is None else figures
     pages = figures.setdefault("ceiling_pages", harness.Figure(
         "ceiling: bare client, all URLs", "pages/s", note=f"{len(urls)} requests, {concurrency} connections"))
     arts = figures.setdefault("ceiling_articles", harness.Figure("ceiling: bare client", "articles/s"))

@@ -197,7 +197,7 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
         serial_rate: float | None = None, keep: bool = False,
         profile: Path | None = None) -> dict[str, harness.Figure]:
     """Full crawl + incremental re-crawl + export ``runs`` times, then the crawl at latency ``runs`` times."""
-    figures = _figures(figures or {}, server.latency_ms)
+    figures = _figures({} if figures is None else figures, server.latency_ms)
     posts = site.meta()["posts"]
     try:
         harness.optional_import("newscrawl.spiders.finews")
@@ -275,7 +275,7 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
 def memory(site: scale_site.ScaleSite, *, runs: int = 1, settings: Sequence[str] = (),
            figures: dict[str, harness.Figure] | None = None) -> dict[str, harness.Figure]:
     """Peak RSS of a full crawl of a large site (100,000 posts by default in run_all)."""
-    figures = figures or {}
+    figures = {} if figures is None else figures
     posts = site.meta()["posts"]
     fig = figures.setdefault("memory", harness.Figure(
         f"memory: peak RSS crawling {posts:,} articles", "MB", higher_is_better=False, target=300.0,

@@ -123,7 +123,7 @@ def measure(pages: SavedPages, work_dir: Path) -> FloorResult:
 
 def run(site: scale_site.ScaleSite, *, runs: int,
         figures: dict[str, harness.Figure] | None = None) -> dict[str, harness.Figure]:
-    figures = figures or {}
+    figures = {} if figures is None else figures
     floor = figures.setdefault("floor_cpu", harness.Figure(
         "floor: parse + store, no Scrapy", "CPU ms/article", higher_is_better=False,
         note="listing links, article parse, origin answer, upsert into SQLite"))

@@ -91,7 +91,7 @@ def crawl(proxy_url: str, listing: Sequence[str], entries: Sequence[dict[str, An
 
 def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, articles: int = 400,
         figures: dict[str, harness.Figure] | None = None) -> dict[str, harness.Figure]:
-    figures = figures or {}
+    figures = {} if figures is None else figures
     listing, entries = sample(site, articles)
     fig = figures.setdefault("serial", harness.Figure(
         f"serial baseline: urllib, {server.latency_ms} ms/request", "articles/s",
