@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
         "do not download again, in full, article pages already archived and unchanged",
     ),
     Setting(
+        "NEWSCRAWL_RECHECK_DAYS",
+        "3",
+        "archived posts younger than this are re-checked even when the listings that link them are unchanged",
+    ),
+    Setting(
         "NEWSCRAWL_RAW_ARCHIVE",
         "true",
         "keep the raw responses of article pages and origin answers as WARC files",

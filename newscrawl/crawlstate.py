@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
@@ -64,6 +65,7 @@ class CrawlState:
     run_id: int | None = None
     crawler: Crawler | None = field(default=None, repr=False)
     db_retry_seconds: float = 60.0
+    recheck_days: float = 3.0
     #: Set once the database stayed away for db_retry_seconds: later writes fail at once.
     database_gone: bool = False
     _known: dict[str, KnownArticle] | None = field(default=None, repr=False)
@@ -75,7 +77,8 @@ class CrawlState:
             archive = Archive.open(crawler.settings.get("NEWSCRAWL_DB_URL"))
             state = cls(archive=archive, incremental=crawler.settings.getbool("NEWSCRAWL_INCREMENTAL", True),
                         crawler=crawler,
-                        db_retry_seconds=crawler.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS", 60.0))
+                        db_retry_seconds=crawler.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS", 60.0),
+                        recheck_days=crawler.settings.getfloat("NEWSCRAWL_RECHECK_DAYS", 3.0))
             crawler._newscrawl_state = state  # type: ignore[attr-defined]
             crawler.signals.connect(state.close, signal=signals.engine_stopped)
         return state
@@ -102,6 +105,16 @@ class CrawlState:
         if known is None or known.origin_status not in SETTLED_ORIGIN:
             return {}
         return _validators(known.etag, known.last_modified)
+
+    def unchanged_since_listed(self, url: str) -> bool:
+        """True for an archived article that need not be re-checked when an unchanged listing links it:
+        incremental, settled origin, and published more than NEWSCRAWL_RECHECK_DAYS ago (the mirror may
+        still edit a fresh post without touching its listings, so fresh posts are always re-checked)."""
+        if not self.incremental or not self.article_validators(url):
+            return False
+        known = self._known.get(url) if self._known else None
+        published = known.published_at if known is not None else None
+        return published is not None and published < datetime.now(UTC) - timedelta(days=self.recheck_days)
 
     def listing_validators(self, url: str) -> dict[str, str]:
         if not self.incremental:

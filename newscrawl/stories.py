@@ -13,7 +13,9 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 
 from newscrawl.items import Article
@@ -67,13 +69,30 @@ def simhash(text: str | None) -> int:
     counts = Counter(_shingles(_normalise(text or "")))
     if not counts:
         return 0
-    weights = [0] * SIMHASH_BITS
+    # Bit i of the hash is set when the bigrams with bit i set outweigh those without: 2 * set_i > total.
+    # The 64 per-bit sums are kept as 64 lanes of one integer (see _spread), one addition per bigram.
+    lanes = 0
     for shingle, count in counts.items():
-        bits = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
-        for i in range(SIMHASH_BITS):
-            weights[i] += count if bits >> i & 1 else -count
-    value = sum(1 << i for i, weight in enumerate(weights) if weight > 0)
+        lanes += count * _spread(shingle)
+    total = sum(counts.values())
+    value = 0
+    for i in range(SIMHASH_BITS):
+        if 2 * (lanes >> (_LANE_BITS * i) & _LANE_MASK) > total:
+            value |= 1 << i
     return value - (1 << SIMHASH_BITS) if value >> (SIMHASH_BITS - 1) else value
+
+
+# Lanes wide enough for any text's bigram count (2**20 > a million bigrams).
+_LANE_BITS = 20
+_LANE_MASK = (1 << _LANE_BITS) - 1
+_BYTE_LANES = tuple(sum((byte >> j & 1) << (_LANE_BITS * j) for j in range(8)) for byte in range(256))
+
+
+@lru_cache(maxsize=1 << 15)
+def _spread(shingle: str) -> int:
+    """The bigram's 64 hash bits, bit i moved to the bottom of lane i (computing it is the slow part)."""
+    bits = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
+    return sum(_BYTE_LANES[bits >> (8 * k) & 0xFF] << (_LANE_BITS * 8 * k) for k in range(8))
 
 
 def hamming(a: int, b: int) -> int:
@@ -92,28 +111,65 @@ def story_key(article_id: str) -> str:
 
 def same_story(a: Article, b: Article, max_distance: int = 3) -> StoryReason | None:
     """Why ``a`` and ``b`` are one story (``same_id``, ``same_content``, ``near_text``), or None."""
-    if a.article_id and story_key(a.article_id) == story_key(b.article_id):
-        return "same_id"
-    if (a.content_hash or content_hash(a)) == (b.content_hash or content_hash(b)):
-        return "same_content"
-    text_a, text_b = _story_text(a), _story_text(b)
-    if not text_a or not text_b:
+    reason = same_identity(a, b.article_id, b.content_hash or content_hash(b))
+    if reason:
+        return reason
+    text_a, text_b = StoryText.of(a), StoryText.of(b)
+    if text_a is None or text_b is None:
         return None
-    # Ordered by length, then by text, so that same_story(a, b) == same_story(b, a).
-    short, long = sorted((text_a, text_b), key=lambda text: (len(text), text))
-    if len(short) <= DIGEST_MAX_CHARS and not set(_NUMBER.findall(short)) <= set(_NUMBER.findall(long)):
-        return None  # a digest with a figure the other text lacks is other news (a later update)
-    hash_a = a.simhash if a.simhash is not None else simhash(text_a)
-    hash_b = b.simhash if b.simhash is not None else simhash(text_b)
-    if hamming(hash_a, hash_b) <= max_distance or containment(short, long) >= CONTAINMENT_MIN:
-        return "near_text"
+    return "near_text" if near_text(text_a, text_b, max_distance) else None
+
+
+def same_identity(a: Article, other_id: str, other_hash: str) -> StoryReason | None:
+    """``same_id`` or ``same_content`` when ids or content hashes say so: the cheap half of same_story."""
+    if a.article_id and story_key(a.article_id) == story_key(other_id):
+        return "same_id"
+    if (a.content_hash or content_hash(a)) == other_hash:
+        return "same_content"
     return None
+
+
+@dataclass(frozen=True)
+class StoryText:
+    """What the near-text rule compares, derived once per post: costly to compute, cheap to compare.
+
+    The dedupe pipeline keeps these for recent posts, so a new post is compared with its neighbours by
+    set operations instead of re-normalising and re-shingling every neighbour's text each time.
+    """
+
+    text: str
+    numbers: frozenset[str]
+    shingles: frozenset[str]
+    simhash: int
+
+    @classmethod
+    def of(cls, article: Article) -> StoryText | None:
+        text = _story_text(article)
+        if not text:
+            return None
+        return cls(
+            text=text,
+            numbers=frozenset(_NUMBER.findall(text)),
+            shingles=frozenset(_shingles(_normalise(text))),
+            simhash=article.simhash if article.simhash is not None else simhash(text),
+        )
+
+
+def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
+    """Near-identical texts (simhash), or one contained in the other, unless a digest's figures differ."""
+    # Ordered by length, then by text, so that near_text(a, b) == near_text(b, a).
+    short, long = sorted((a, b), key=lambda t: (len(t.text), t.text))
+    if len(short.text) <= DIGEST_MAX_CHARS and not short.numbers <= long.numbers:
+        return False  # a digest with a figure the other text lacks is other news (a later update)
+    return hamming(a.simhash, b.simhash) <= max_distance or _overlap(short.shingles, long.shingles) >= CONTAINMENT_MIN
 
 
 def containment(a: str, b: str) -> float:
     """Share of the smaller bigram set that occurs in the other text (0.0 when either is empty)."""
-    shingles_a = set(_shingles(_normalise(a)))
-    shingles_b = set(_shingles(_normalise(b)))
+    return _overlap(frozenset(_shingles(_normalise(a))), frozenset(_shingles(_normalise(b))))
+
+
+def _overlap(shingles_a: frozenset[str], shingles_b: frozenset[str]) -> float:
     if not shingles_a or not shingles_b:
         return 0.0
     return len(shingles_a & shingles_b) / min(len(shingles_a), len(shingles_b))

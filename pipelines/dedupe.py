@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -25,9 +26,15 @@ from scrapy.statscollectors import StatsCollector
 from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article
 from newscrawl.storage import StoryCandidate
-from newscrawl.stories import same_story
+from newscrawl.stories import StoryText, near_text, same_identity
 
 logger = logging.getLogger(__name__)
+
+# Re-posts of one story come within hours of each other (the corpus's pairs: the same day); comparing
+# texts further apart would cost time for every post and find nothing.
+NEAR_TEXT_WINDOW_S = 12 * 3600
+# Enough for every post of a busy day around the item; each entry holds one post's bigram set.
+TEXT_CACHE_SIZE = 2048
 
 
 class DedupePipeline:
@@ -36,6 +43,8 @@ class DedupePipeline:
         self.stats = stats
         self.max_distance = max_distance
         self.seen: dict[str, str | None] = {}
+        # Prepared texts of recently compared posts, least recently used first.
+        self.texts: OrderedDict[str, StoryText | None] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -59,7 +68,7 @@ class DedupePipeline:
 
     def _find_story(self, item: Article) -> None:
         """Set ``item.story_id`` from the archive (repeatable: a retry after a database error redoes it)."""
-        candidates = self.state.archive.story_candidates(item)
+        candidates = self.state.archive.story_candidates(item, days=1)
         archived = next((c for c in candidates if c.article_id == item.article_id), None)
         if archived is not None:
             # An archived article keeps the story it already belongs to: story ids never move.
@@ -81,21 +90,31 @@ class DedupePipeline:
             logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
 
     def _match(self, item: Article, candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
-        # Ids, hashes and simhashes first (the candidate rows carry them); the text comparison needs the
-        # archived text, so it loads only candidates published within a day of the item.
+        # Ids and hashes first (the candidate rows carry them); the text rule needs the archived text, so it
+        # compares only posts published close to the item, through a cache of their prepared texts.
         for candidate in candidates:
-            stub = Article(article_id=candidate.article_id, url="", content_hash=candidate.content_hash,
-                           simhash=candidate.simhash)
-            reason = same_story(item, stub, self.max_distance)
+            reason = same_identity(item, candidate.article_id, candidate.content_hash)
             if reason:
                 return candidate, reason
+        mine = StoryText.of(item)
+        if mine is None or item.published_at is None:
+            return None
         for candidate in candidates:
-            if (candidate.published_at is None or item.published_at is None
-                    or abs((candidate.published_at - item.published_at).total_seconds()) > 86400):
+            if (candidate.published_at is None
+                    or abs((candidate.published_at - item.published_at).total_seconds()) > NEAR_TEXT_WINDOW_S):
                 continue
-            archived = self.state.archive.get_article(candidate.article_id)
-            if archived is not None:
-                reason = same_story(item, archived, self.max_distance)
-                if reason:
-                    return candidate, reason
+            theirs = self._story_text(candidate.article_id)
+            if theirs is not None and near_text(mine, theirs, self.max_distance):
+                return candidate, "near_text"
         return None
+
+    def _story_text(self, article_id: str) -> StoryText | None:
+        if article_id in self.texts:
+            self.texts.move_to_end(article_id)
+            return self.texts[article_id]
+        archived = self.state.archive.get_article(article_id)
+        text = StoryText.of(archived) if archived is not None else None
+        self.texts[article_id] = text
+        if len(self.texts) > TEXT_CACHE_SIZE:
+            self.texts.popitem(last=False)
+        return text

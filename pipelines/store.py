@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: The close reason of a crawl stopped because the database stayed away.
 CLOSE_REASON = "database_unavailable"
+#: Sightings (ArticleSeen) recorded per transaction.
+SIGHTINGS_BATCH = 500
 
 
 class StorePipeline:
@@ -35,6 +37,7 @@ class StorePipeline:
         self.stats = stats
         self.crawler = crawler
         self._stopping = False
+        self.sightings: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -50,15 +53,31 @@ class StorePipeline:
                 self.stats.inc_value(f"newscrawl/store/{outcome}")
                 logger.debug("%s %s", outcome, item.article_id)
             elif isinstance(item, ArticleSeen):
-                await self.state.retry_database(lambda: self.state.archive.mark_seen(item.article_id, _now()),
-                                                f"marking {item.url} seen", "newscrawl/store")
-                self.stats.inc_value("newscrawl/store/seen")
+                # Sightings only move last_seen_at: written in batches, one transaction each, since an
+                # incremental run of an unchanged site is nothing but sightings.
+                self.sightings.append(item.article_id)
+                if len(self.sightings) >= SIGHTINGS_BATCH:
+                    await self._flush_sightings()
         except DatabaseUnavailable as error:
             self.stats.inc_value("newscrawl/store/failed")
             logger.error("not stored, the next run fetches it again: %s", error)
             self._stop_crawl()
             raise DropItem(f"database_unavailable: {item.url}") from error
         return item
+
+    async def close_spider(self) -> None:
+        try:
+            await self._flush_sightings()
+        except DatabaseUnavailable as error:
+            self.stats.inc_value("newscrawl/store/failed")
+            logger.error("sightings not recorded (last_seen_at not moved): %s", error)
+
+    async def _flush_sightings(self) -> None:
+        batch, self.sightings = self.sightings, []
+        if batch:
+            await self.state.retry_database(lambda: self.state.archive.mark_seen_many(batch, _now()),
+                                            f"recording {len(batch)} sightings", "newscrawl/store")
+            self.stats.inc_value("newscrawl/store/seen", len(batch))
 
     def _stop_crawl(self) -> None:
         if self._stopping or self.crawler is None or self.crawler.engine is None:

@@ -140,31 +140,39 @@ def test_sigkill_at_any_point_loses_nothing_after_a_rerun(db_url: str, tmp_path:
     assert "ended without finishing (killed?); recorded as interrupted" in rerun.stderr
 
 
-def test_changed_article_is_updated_and_its_earlier_version_kept(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("edit", ["retitled", "body_only"])
+def test_changed_article_is_updated_and_its_earlier_version_kept(db_url: str, tmp_path: Path, edit: str) -> None:
     target = "/emnews/2021/12/08/202112082206704122.html"
+    old_text, new_text = ("大摩上调苹果目标价至200美元", "大摩上调苹果目标价至210美元") if edit == "retitled" else \
+        ("和韦德布什给出的目标价并列华尔街最高", "和韦德布什给出的目标价并列华尔街第二")
+    # A retitled post changes the listings that show its title, as a Jekyll rebuild does; a body-only edit
+    # changes the post alone, which only the re-check of fresh posts sees (here every post counts as fresh).
+    listings = {"/category/emnews.html", "/emnews/", "/", "/feed.xml"} if edit == "retitled" else set()
     changed = threading.Event()
 
     def hook(host: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes] | None:
-        if not changed.is_set() or path != target:
+        if not changed.is_set() or path not in {target, *listings}:
             return None
-        page = (DEMO / "site" / target.lstrip("/")).read_text("utf-8")
-        page = page.replace("大摩上调苹果目标价至200美元", "大摩上调苹果目标价至210美元")
+        file = DEMO / "site" / (path.lstrip("/") or "index.html")
+        page = (file / "index.html" if file.is_dir() else file).read_text("utf-8").replace(old_text, new_text)
         return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": '"v2"'}, page.encode()
 
+    recheck = {} if edit == "retitled" else {"NEWSCRAWL_RECHECK_DAYS": "100000"}
     with demo_server(hook=hook) as server:
         first = crawl(server, db_url, tmp_path)
         before = query(db_url, f"SELECT * FROM articles WHERE article_id = '{Path(target).stem}'")[0]
         changed.set()
-        second = crawl(server, db_url, tmp_path)
+        second = crawl(server, db_url, tmp_path, env=recheck)
     assert first.returncode == 0 and second.returncode == 0, second.stderr[-2000:]
     assert second.summary["updated"] == 1 and second.summary["new"] == 0
     after = query(db_url, f"SELECT * FROM articles WHERE article_id = '{Path(target).stem}'")[0]
-    assert "210美元" in after["title"] and after["revision"] == 2 and after["etag"] == '"v2"'
+    assert new_text in after["title"] + after["body_text"] and after["revision"] == 2 and after["etag"] == '"v2"'
     assert after["first_seen_at"] == before["first_seen_at"]
     history = query(db_url, "SELECT * FROM article_revisions")
     assert len(history) == 1
     assert history[0]["article_id"] == Path(target).stem and history[0]["revision"] == 1
-    assert history[0]["title"] == before["title"] and "200美元" in history[0]["title"]
+    assert (history[0]["title"], history[0]["body_text"]) == (before["title"], before["body_text"])
+    assert old_text in history[0]["title"] + history[0]["body_text"]
     assert history[0]["content_hash"] == before["content_hash"] != after["content_hash"]
 
 

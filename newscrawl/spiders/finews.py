@@ -53,6 +53,16 @@ class FinewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.only_category = category
         self.only_url = url
+        # URLs this process has already asked for: a category page is linked from each of its posts, and
+        # every duplicate would cost a request object and an archive look-up before the dupefilter.
+        self.scheduled: set[str] = set()
+        # Archived articles seen again on unchanged listings, recorded once per run.
+        self.sighted: set[str] = set()
+        # One bound method per callback for the whole crawl: Scrapy caches its per-callback source check
+        # by the callable object, so a fresh bound method per request would re-parse the source each time.
+        self._on_listing, self._on_listing_failed = self.parse_listing, self.listing_failed
+        self._on_article, self._on_article_failed = self.parse_article, self.article_failed
+        self._on_origin, self._on_origin_failed = self.parse_origin, self.origin_failed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FinewsSpider:
@@ -100,7 +110,7 @@ class FinewsSpider(scrapy.Spider):
 
     # -- listings: the root, /emnews/, the feed, category pages ------------------------------------
 
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request | ArticleSeen]:
         if response.status == 304:
             stored = self.state.stored_links(response.url)
             if stored is None:
@@ -113,9 +123,10 @@ class FinewsSpider(scrapy.Spider):
             links = parse_listing_links(response.text, response.url)
             self.crawler.stats.inc_value("newscrawl/spider/listing_read")
             self.state.remember_listing(response, links)
-        yield from self._follow(links, response.url)
+        yield from self._follow(links, response.url, listing_unchanged=response.status == 304)
 
-    def _follow(self, hrefs: list[str], base_url: str) -> Iterator[scrapy.Request]:
+    def _follow(self, hrefs: list[str], base_url: str,
+                listing_unchanged: bool = False) -> Iterator[scrapy.Request | ArticleSeen]:
         stats = self.crawler.stats
         wanted: dict[str, bool] = {}  # URL → is an article; in page order, each once
         for href in hrefs:
@@ -141,6 +152,17 @@ class FinewsSpider(scrapy.Spider):
             self.logger.warning("%s links %d pages; following the first %d (NEWSCRAWL_MAX_LINKS_PER_PAGE)",
                                 base_url, len(wanted), self.max_links_per_page)
         for url, is_article in list(wanted.items())[:self.max_links_per_page or None]:
+            if url in self.scheduled:
+                continue
+            if is_article and listing_unchanged and self.state.unchanged_since_listed(url):
+                # Listed on a page that has not changed since the archive last saw it: the site rebuilds
+                # its listings whenever a post is added, removed or retitled, so the post is as archived.
+                if url not in self.sighted:
+                    self.sighted.add(url)
+                    stats.inc_value("newscrawl/spider/article_skipped_unchanged")
+                    yield ArticleSeen(article_id=article_id_from_url(url) or "", url=url)
+                continue
+            self.scheduled.add(url)
             yield self._article_request(url) if is_article else self._listing_request(url)
 
     @property
@@ -184,8 +206,8 @@ class FinewsSpider(scrapy.Spider):
         else:
             yield scrapy.Request(
                 api_url,
-                callback=self.parse_origin,
-                errback=self.origin_failed,
+                callback=self._on_origin,
+                errback=self._on_origin_failed,
                 cb_kwargs={"article": article},
                 meta={"handle_httpstatus_all": True, "newscrawl_kind": "origin"},
                 priority=10,
@@ -232,8 +254,8 @@ class FinewsSpider(scrapy.Spider):
     def _listing_request(self, url: str, conditional: bool = True) -> scrapy.Request:
         return scrapy.Request(
             url,
-            callback=self.parse_listing,
-            errback=self.listing_failed,
+            callback=self._on_listing,
+            errback=self._on_listing_failed,
             headers=self.state.listing_validators(url) if conditional else {},
             meta={"handle_httpstatus_list": [304], "newscrawl_kind": "listing"},
             dont_filter=not conditional,  # the second request for a page the archive could not help with
@@ -243,8 +265,8 @@ class FinewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newscrawl/spider/article_requested")
         return scrapy.Request(
             url,
-            callback=self.parse_article,
-            errback=self.article_failed,
+            callback=self._on_article,
+            errback=self._on_article_failed,
             headers=self.state.article_validators(url),
             meta={"handle_httpstatus_list": [304], "newscrawl_kind": "article"},
             priority=5,

@@ -107,6 +107,8 @@ class KnownArticle:
     last_seen_at: datetime
     # Whether the origin's text was settled (e.g. "ok") or worth asking again; see Article.origin_status.
     origin_status: str | None
+    # Fresh posts are re-checked even when their listings did not change (the mirror may still edit them).
+    published_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -313,14 +315,23 @@ class Archive:
 
     def mark_seen(self, article_id: str, seen_at: datetime) -> bool:
         """Move ``last_seen_at`` of an archived, unchanged article; False if it is not archived."""
+        return self.mark_seen_many([article_id], seen_at) > 0
+
+    def mark_seen_many(self, article_ids: Sequence[str], seen_at: datetime) -> int:
+        """``mark_seen`` for many articles in one transaction; returns how many are archived."""
         seen = bindparam("seen_at", to_site_time(seen_at), type_=AwareDateTime())
         # Never backwards: a late writer with an older sighting leaves the newer one in place.
         later = case((ARTICLES.c.last_seen_at < seen, seen), else_=ARTICLES.c.last_seen_at)
+        updated = 0
         with self._engine.begin() as connection:
-            result = connection.execute(
-                update(ARTICLES).where(ARTICLES.c.article_id == article_id).values(last_seen_at=later)
-            )
-            return result.rowcount > 0
+            # Chunks keep each statement under SQLite's bound-parameter limit.
+            for start in range(0, len(article_ids), 500):
+                chunk = list(article_ids[start:start + 500])
+                result = connection.execute(
+                    update(ARTICLES).where(ARTICLES.c.article_id.in_(chunk)).values(last_seen_at=later)
+                )
+                updated += result.rowcount
+        return updated
 
     def set_story(self, article_id: str, story_id: str) -> bool:
         """Link an archived article to a story; False if it is not archived."""
@@ -404,7 +415,8 @@ class Archive:
     @staticmethod
     def _known_select() -> Any:
         return select(ARTICLES.c.article_id, ARTICLES.c.url, ARTICLES.c.etag, ARTICLES.c.last_modified,
-                      ARTICLES.c.content_hash, ARTICLES.c.last_seen_at, ARTICLES.c.origin_status)
+                      ARTICLES.c.content_hash, ARTICLES.c.last_seen_at, ARTICLES.c.origin_status,
+                      ARTICLES.c.published_at)
 
     def iter_articles(
         self, since: datetime | None = None, until: datetime | None = None, category: str | None = None
