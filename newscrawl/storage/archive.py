@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -590,13 +591,21 @@ def _upsert(
     keep: Sequence[str] = (),
 ) -> None:
     """Insert a row, or on a key conflict overwrite it but for ``key`` and ``keep``: the one upsert."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(dict(values))
-    replaced = {name: statement.excluded[name] for name in values if name not in key and name not in keep}
+    statement = _upsert_statement(connection.dialect.name, table, tuple(values), tuple(key), tuple(keep))
+    connection.execute(statement, dict(values))
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
+                      keep: tuple[str, ...]) -> Any:
+    # Built once per shape and executed with the row as parameters: building the statement (and its
+    # cache key) anew for every row was most of the cost of storing an article (docs/performance.md).
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    replaced = {name: statement.excluded[name] for name in columns if name not in key and name not in keep}
     if replaced:
-        connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=replaced))
-    else:
-        connection.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
+        return statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
+    return statement.on_conflict_do_nothing(index_elements=list(key))
 
 
 def article_values(article: Article) -> dict[str, Any]:
