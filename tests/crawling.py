@@ -15,6 +15,20 @@ from newscrawl.demo.server import SiteServer
 
 DEMO = Path(__file__).resolve().parent.parent / "newscrawl" / "demo"
 SITE_URL = "http://finews.withounder.com/"
+# The ids of the demo site's nine posts: what a complete crawl of it archives.
+DEMO_IDS = sorted(p.name[11:-3] for p in (DEMO / "posts").glob("*.md"))
+
+
+def query(db_url: str, sql: str) -> list[dict[str, Any]]:
+    """Rows of a plain SQL query on the archive, as dicts: what a downstream reader sees."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 @dataclass

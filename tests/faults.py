@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawling import DEMO, SITE_URL
+from crawling import DEMO, DEMO_IDS, SITE_URL
 
 from newscrawl.demo.server import SiteServer
 
@@ -46,7 +46,6 @@ TESTS = Path(__file__).resolve().parent
 SITE_HOST = "finews.withounder.com"
 ORIGIN_HOST = "finews.zning.xyz"
 ALLOWED_HOSTS = frozenset({SITE_HOST, ORIGIN_HOST, "choicewzp1.eastmoney.com"})
-DEMO_IDS = sorted(p.name[11:-3] for p in (DEMO / "posts").glob("*.md"))
 # The demo articles that have a share link on an origin host, and so an origin answer.
 DEMO_ORIGIN_IDS = sorted(p.stem for p in (DEMO / "origin").glob("*.json"))
 
@@ -498,16 +497,6 @@ def archived(db_url: str) -> dict[str, dict[str, Any]]:
     with Archive.open(db_url) as archive:
         return {a.article_id: asdict(a) for a in archive.iter_articles()}
 
-
-def query(db_url: str, sql: str) -> list[dict[str, Any]]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 # Fields that say what an article is; crawl bookkeeping (validators, story links) may differ between runs.

@@ -8,21 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawling import DEMO, crawl, demo_server
-from sqlalchemy import create_engine, text
+from crawling import DEMO, DEMO_IDS, crawl, demo_server, query
 
 SEED = "2022-02-14-NW202202142275724924.md"
 TITLE_ELSEWHERE = r'<meta property="(?:og|twitter):title"[^>]*>|<title>[^<]*</title>|"headline":"[^"]*",'
-DEMO_IDS = sorted(p.name[11:-3] for p in (DEMO / "posts").glob("*.md"))
 
 
 def rows(db_url: str, table: str = "articles", order: str = "article_id") -> list[dict[str, Any]]:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
-    finally:
-        engine.dispose()
+    return query(db_url, f"SELECT * FROM {table} ORDER BY {order}")
 
 
 @pytest.mark.slow

@@ -14,21 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawling import DEMO, SITE_URL, crawl, demo_server
-from sqlalchemy import create_engine, text
+from crawling import DEMO, DEMO_IDS, SITE_URL, crawl, demo_server, query
 
 pytestmark = pytest.mark.slow
 
-DEMO_IDS = sorted(p.name[11:-3] for p in (DEMO / "posts").glob("*.md"))
 
-
-def query(db_url: str, sql: str) -> list[dict[str, Any]]:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def stable_rows(db_url: str) -> list[dict[str, Any]]:

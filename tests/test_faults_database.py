@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import PG_URL
+from crawling import query
 from faults import (
     DEMO_IDS,
     SITE_HOST,
@@ -36,7 +37,6 @@ from faults import (
     content,
     crawl,
     crawler_db_url,
-    query,
     start_crawl,
 )
 from sqlalchemy.engine import make_url

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import FIXTURES, PG_URL
+from crawling import query
 from faults import (
     ALLOWED_HOSTS,
     DEMO_IDS,
@@ -42,7 +43,6 @@ from faults import (
     crawl,
     json_answer,
     on_path,
-    query,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
