@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from crawling import DEMO, SITE_URL, crawl, demo_server
+from crawling import DEMO, SITE_URL, crawl, demo_server, query
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +153,25 @@ def test_crawl_refuses_a_database_behind_the_schema_and_says_what_to_do(tmp_path
     for command in (["stats"], ["search", "政务"], ["export", "--out", str(tmp_path / "out")]):
         refused = newscrawl(*command, "--db", db, cwd=tmp_path)
         assert refused.returncode == 1 and "run `newscrawl db upgrade`" in refused.stderr, command
+
+
+@pytest.mark.slow
+def test_two_crawls_into_one_database_at_once(db_url: str, tmp_path: Path) -> None:
+    """Two crawler processes of one site writing one archive at the same time: one row per article,
+    no error (SQLite serialises writers with its busy timeout; PostgreSQL upserts under row locks)."""
+    with demo_server() as server:
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env.update(http_proxy=server.url, NEWSCRAWL_DB_URL=db_url, NEWSCRAWL_PROGRESS_INTERVAL="0")
+        crawls = []
+        for n in range(2):
+            env_n = {**env, "NEWSCRAWL_WARC_DIR": str(tmp_path / f"warc{n}")}
+            crawls.append(subprocess.Popen(
+                [sys.executable, "-m", "scrapy", "crawl", "finews", "-s", f"NEWSCRAWL_SITE_URL={SITE_URL}",
+                 "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "NEWSCRAWL_INCREMENTAL=false"],
+                cwd=ROOT, env=env_n, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        logs = [c.communicate(timeout=240)[1] for c in crawls]
+    assert [c.returncode for c in crawls] == [0, 0]
+    assert not [line for log in logs for line in log.splitlines() if " ERROR: " in line or "Traceback" in line]
+    assert article_ids(db_url) == sorted(p.name[11:-3] for p in (DEMO / "posts").glob("*.md"))
+    runs = [r["outcome"] for r in query(db_url, "SELECT outcome FROM crawl_runs")]
+    assert runs == ["ok", "ok"]
