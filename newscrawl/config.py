@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "NEWSCRAWL_MAX_LINKS_PER_PAGE",
-        "5000",
+        "50000",
         "most pages one page may lead to; a page linking more is followed for its first ones only (0: no limit)",
     ),
     Setting(

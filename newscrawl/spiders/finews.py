@@ -73,7 +73,7 @@ class FinewsSpider(scrapy.Spider):
         )
         spider.allowed_domains = spider.policy.allowed_domains()
         spider.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
-        spider.max_links_per_page = settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE", 5000)
+        spider.max_links_per_page = settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE", 50000)
         spider.state = CrawlState.for_crawler(crawler)
         return spider
 
