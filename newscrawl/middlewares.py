@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+from typing import Self
 from urllib.parse import urljoin
 
 from scrapy import Request, Spider
@@ -30,21 +31,21 @@ from newscrawl.urls import SitePolicy
 logger = logging.getLogger(__name__)
 
 
-class SitePolicyMiddleware:
-    """Refuse any request the address policy does not allow (``SitePolicy.may_request``)."""
+class _PolicyMiddleware:
+    """A middleware that judges requests by the configured address policy and counts what it does."""
 
     def __init__(self, policy: SitePolicy, stats: StatsCollector) -> None:
         self.policy = policy
         self.stats = stats
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SitePolicyMiddleware:
-        settings = crawler.settings
-        policy = SitePolicy.from_settings(
-            settings.get("NEWSCRAWL_SITE_URL"), settings.get("NEWSCRAWL_ORIGIN_HOSTS") or ""
-        )
+    def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        return cls(policy, crawler.stats)
+        return cls(SitePolicy.configured(crawler.settings), crawler.stats)
+
+
+class SitePolicyMiddleware(_PolicyMiddleware):
+    """Refuse any request the address policy does not allow (``SitePolicy.may_request``)."""
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if not self.policy.may_request(request.url):
@@ -53,7 +54,7 @@ class SitePolicyMiddleware:
             raise IgnoreRequest(f"outside the site policy: {request.url}")
 
 
-class RedirectGuardMiddleware:
+class RedirectGuardMiddleware(_PolicyMiddleware):
     """Name the reason when a redirect loops or leads outside the address policy.
 
     Scrapy ends an endless chain of new URLs at REDIRECT_MAX_TIMES, but a cycle (A → B → A) ends
@@ -63,19 +64,6 @@ class RedirectGuardMiddleware:
     (``redirect_loop: …`` or ``outside the site policy: …``), so the request's errback counts the page as
     dropped and the log says why. Policy refusals are counted in ``newscrawl/policy/refused`` as well.
     """
-
-    def __init__(self, policy: SitePolicy, stats: StatsCollector) -> None:
-        self.policy = policy
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RedirectGuardMiddleware:
-        settings = crawler.settings
-        policy = SitePolicy.from_settings(
-            settings.get("NEWSCRAWL_SITE_URL"), settings.get("NEWSCRAWL_ORIGIN_HOSTS") or ""
-        )
-        assert crawler.stats is not None
-        return cls(policy, crawler.stats)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         location = response.headers.get(b"Location")

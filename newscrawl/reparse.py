@@ -44,8 +44,9 @@ def reparse_archive(archive: Archive, warc_dir: Path) -> ReparseReport:
             pages[raw.url] = raw
     report = ReparseReport()
     now = datetime.now(UTC)
+    policy = SitePolicy.configured(from_environment())
     for raw in pages.values():
-        article = _article(raw, origin)
+        article = _article(raw, origin, policy)
         if article.share_url and article.origin_status is None:
             # No origin answer was kept (only 200s are): keep what the archive knows of the origin.
             stored = archive.get_article(article.article_id)
@@ -62,12 +63,10 @@ def reparse_archive(archive: Archive, warc_dir: Path) -> ReparseReport:
     return report
 
 
-def _article(raw: RawResponse, origin: dict[str, RawResponse]) -> Article:
+def _article(raw: RawResponse, origin: dict[str, RawResponse], policy: SitePolicy) -> Article:
     article = parse_article(raw.body.decode("utf-8", "replace"), raw.url)
     article.etag = raw.header("ETag")
     article.last_modified = raw.header("Last-Modified")
-    settings = from_environment()
-    policy = SitePolicy.from_settings(settings["NEWSCRAWL_SITE_URL"] or "", settings["NEWSCRAWL_ORIGIN_HOSTS"] or "")
     if article.share_url and policy.text_api_url(article.share_url) is None:
         article.origin_status = "offsite"  # as the crawl records a share link it may not follow
     elif article.share_url:

@@ -14,13 +14,13 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
+from newscrawl.config import SITE_TZ
 from newscrawl.items import Article
 
-SITE_TZ = timezone(timedelta(hours=8))
 StoryReason = Literal["same_id", "same_content", "near_text"]
 
 SIMHASH_BITS = 64

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
 # A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
@@ -21,6 +22,10 @@ LISTING_PATHS = frozenset({"/", "/index.html", "/emnews/", "/emnews/index.html",
 SHARE_PATH = "/html_News/NewsShare.html"
 TEXT_API_PATH = "/NewsData/GetNewsText.do"
 INFO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SettingsLike(Protocol):
+    def get(self, name: str, default: Any = None, /) -> Any: ...
 
 
 class Kind(Enum):
@@ -44,6 +49,11 @@ class SitePolicy:
         hosts = origin_hosts.split(",") if isinstance(origin_hosts, str) else list(origin_hosts)
         site = site_url if site_url.endswith("/") else site_url + "/"
         return cls(site, frozenset(h.strip().lower() for h in hosts if h.strip()))
+
+    @classmethod
+    def configured(cls, settings: SettingsLike) -> SitePolicy:
+        """The policy that NEWSCRAWL_SITE_URL and NEWSCRAWL_ORIGIN_HOSTS set (Scrapy settings or a dict)."""
+        return cls.from_settings(settings.get("NEWSCRAWL_SITE_URL") or "", settings.get("NEWSCRAWL_ORIGIN_HOSTS") or "")
 
     @property
     def site_host(self) -> str:

@@ -68,9 +68,7 @@ class FinewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FinewsSpider:
         spider: FinewsSpider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.policy = SitePolicy.from_settings(
-            settings.get("NEWSCRAWL_SITE_URL"), settings.get("NEWSCRAWL_ORIGIN_HOSTS") or ""
-        )
+        spider.policy = SitePolicy.configured(settings)
         spider.allowed_domains = spider.policy.allowed_domains()
         spider.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
         spider.max_links_per_page = settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE", 50000)
