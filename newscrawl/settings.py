@@ -27,6 +27,10 @@ AUTOTHROTTLE_MAX_DELAY = 10.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
+# Items per response handled at once. Scrapy starts this many tasks for every response, whatever it yields
+# (default 100: a third of a bare crawl's CPU, benchmarks/README.md); our callbacks yield one item at most,
+# and the pipelines wait on nothing but the database, so a handful is plenty.
+CONCURRENT_ITEMS = 4
 DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3

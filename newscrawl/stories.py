@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 import unicodedata
 from collections import Counter
@@ -71,9 +72,7 @@ def simhash(text: str | None) -> int:
         return 0
     # Bit i of the hash is set when the bigrams with bit i set outweigh those without: 2 * set_i > total.
     # The 64 per-bit sums are kept as 64 lanes of one integer (see _spread), one addition per bigram.
-    lanes = 0
-    for shingle, count in counts.items():
-        lanes += count * _spread(shingle)
+    lanes = sum(map(operator.mul, counts.values(), map(_spread, counts)))
     total = sum(counts.values())
     value = 0
     for i in range(SIMHASH_BITS):
@@ -82,17 +81,20 @@ def simhash(text: str | None) -> int:
     return value - (1 << SIMHASH_BITS) if value >> (SIMHASH_BITS - 1) else value
 
 
-# Lanes wide enough for any text's bigram count (2**20 > a million bigrams).
-_LANE_BITS = 20
+# Three bytes a lane: wide enough for any text's bigram count (2**24 > 16 million bigrams), and byte-aligned,
+# so that a hash is spread into its 64 lanes by joining eight precomputed 24-byte strings.
+_LANE_BITS = 24
 _LANE_MASK = (1 << _LANE_BITS) - 1
-_BYTE_LANES = tuple(sum((byte >> j & 1) << (_LANE_BITS * j) for j in range(8)) for byte in range(256))
+_BYTE_LANES = tuple(b"".join((byte >> j & 1).to_bytes(_LANE_BITS // 8, "little") for j in range(8))
+                    for byte in range(256))
 
 
 @lru_cache(maxsize=1 << 15)
 def _spread(shingle: str) -> int:
     """The bigram's 64 hash bits, bit i moved to the bottom of lane i (computing it is the slow part)."""
-    bits = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
-    return sum(_BYTE_LANES[bits >> (8 * k) & 0xFF] << (_LANE_BITS * 8 * k) for k in range(8))
+    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+    # The hash is the digest read big-endian: its last byte holds bits 0-7, so the lanes start there.
+    return int.from_bytes(b"".join(map(_BYTE_LANES.__getitem__, digest[::-1])), "little")
 
 
 def hamming(a: int, b: int) -> int:
@@ -100,6 +102,7 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _MASK).bit_count()
 
 
+@lru_cache(maxsize=1 << 14)
 def story_key(article_id: str) -> str:
     """The eastmoney article number inside an id: ``NW202201072239307540`` → ``202201072239307540``.
 
@@ -135,33 +138,62 @@ class StoryText:
 
     The dedupe pipeline keeps these for recent posts, so a new post is compared with its neighbours by
     set operations instead of re-normalising and re-shingling every neighbour's text each time.
+    ``bits`` is the shingle set folded into a ``SKETCH_BITS``-bit map and ``folded`` the shingles lost to
+    the folding: together an exact upper bound on the shingles two texts share (see ``near_text``).
     """
 
     text: str
     numbers: frozenset[str]
     shingles: frozenset[str]
     simhash: int
+    bits: int
+    folded: int
 
     @classmethod
     def of(cls, article: Article) -> StoryText | None:
         text = _story_text(article)
         if not text:
             return None
+        shingles = frozenset(_shingles(_normalise(text)))
+        bits = _sketch(shingles)
         return cls(
             text=text,
             numbers=frozenset(_NUMBER.findall(text)),
-            shingles=frozenset(_shingles(_normalise(text))),
+            shingles=shingles,
             simhash=article.simhash if article.simhash is not None else simhash(text),
+            bits=bits,
+            folded=len(shingles) - bits.bit_count(),
         )
+
+
+# The sketch's size: a few hundred shingles set a few per cent of its bits, so unrelated texts share few.
+SKETCH_BITS = 1 << 13
+
+
+def _sketch(shingles: frozenset[str]) -> int:
+    # Python's string hash: fast, and the sketch never leaves the process (the bound holds for any hash).
+    sketch = bytearray(SKETCH_BITS // 8)
+    for shingle in shingles:
+        position = hash(shingle) & (SKETCH_BITS - 1)
+        sketch[position >> 3] |= 1 << (position & 7)
+    return int.from_bytes(sketch, "little")
 
 
 def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
     """Near-identical texts (simhash), or one contained in the other, unless a digest's figures differ."""
     # Ordered by length, then by text, so that near_text(a, b) == near_text(b, a).
-    short, long = sorted((a, b), key=lambda t: (len(t.text), t.text))
+    short, long = (a, b) if (len(a.text), a.text) <= (len(b.text), b.text) else (b, a)
     if len(short.text) <= DIGEST_MAX_CHARS and not short.numbers <= long.numbers:
         return False  # a digest with a figure the other text lacks is other news (a later update)
-    return hamming(a.simhash, b.simhash) <= max_distance or _overlap(short.shingles, long.shingles) >= CONTAINMENT_MIN
+    if hamming(a.simhash, b.simhash) <= max_distance:
+        return True
+    # Every shared shingle sets a bit in both sketches, and at most `folded` of either text's shingles
+    # share a bit with another of its own: so shared <= common bits + folded. Below the threshold, the
+    # texts are apart without a set operation.
+    shared_at_most = (a.bits & b.bits).bit_count() + min(a.folded, b.folded)
+    if shared_at_most < CONTAINMENT_MIN * min(len(a.shingles), len(b.shingles)):
+        return False
+    return _overlap(short.shingles, long.shingles) >= CONTAINMENT_MIN
 
 
 def containment(a: str, b: str) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # Re-posts of one story come within hours of each other (the corpus's pairs: the same day); comparing
 # texts further apart would cost time for every post and find nothing.
-NEAR_TEXT_WINDOW_S = 12 * 3600
+NEAR_TEXT_WINDOW = timedelta(hours=12)
 # Enough for every post of a busy day around the item; each entry holds one post's bigram set.
 TEXT_CACHE_SIZE = 2048
 
@@ -68,14 +69,17 @@ class DedupePipeline:
 
     def _find_story(self, item: Article) -> None:
         """Set ``item.story_id`` from the archive (repeatable: a retry after a database error redoes it)."""
-        candidates = self.state.archive.story_candidates(item, days=1)
+        candidates = self.state.archive.story_candidates(item, window=NEAR_TEXT_WINDOW)
+        mine = StoryText.of(item)
+        self._remember(item.article_id, mine)
         archived = next((c for c in candidates if c.article_id == item.article_id), None)
-        if archived is not None:
+        if archived is not None and archived.story_id is not None:
             # An archived article keeps the story it already belongs to: story ids never move.
             item.story_id = archived.story_id
             return
         item.story_id = item.article_id
-        match = self._match(item, candidates)
+        others = [c for c in candidates if c.article_id != item.article_id]
+        match = self._match(item, mine, others)
         if match is not None:
             candidate, reason = match
             story_id = candidate.story_id or candidate.article_id
@@ -83,26 +87,23 @@ class DedupePipeline:
             # archives of the same site agree; the archived members are renamed when a smaller id joins.
             item.story_id = min(story_id, item.article_id)
             if item.story_id != story_id:
-                for member in candidates:
+                for member in others:
                     if (member.story_id or member.article_id) == story_id:
                         self.state.archive.set_story(member.article_id, item.story_id)
             self.stats.inc_value(f"newscrawl/dedupe/story/{reason}")
             logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
 
-    def _match(self, item: Article, candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
+    def _match(self, item: Article, mine: StoryText | None,
+               candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
         # Ids and hashes first (the candidate rows carry them); the text rule needs the archived text, so it
-        # compares only posts published close to the item, through a cache of their prepared texts.
+        # goes through a cache of prepared texts (the archive gave only posts published close to the item).
         for candidate in candidates:
             reason = same_identity(item, candidate.article_id, candidate.content_hash)
             if reason:
                 return candidate, reason
-        mine = StoryText.of(item)
         if mine is None or item.published_at is None:
             return None
         for candidate in candidates:
-            if (candidate.published_at is None
-                    or abs((candidate.published_at - item.published_at).total_seconds()) > NEAR_TEXT_WINDOW_S):
-                continue
             theirs = self._story_text(candidate.article_id)
             if theirs is not None and near_text(mine, theirs, self.max_distance):
                 return candidate, "near_text"
@@ -114,7 +115,12 @@ class DedupePipeline:
             return self.texts[article_id]
         archived = self.state.archive.get_article(article_id)
         text = StoryText.of(archived) if archived is not None else None
+        self._remember(article_id, text)
+        return text
+
+    def _remember(self, article_id: str, text: StoryText | None) -> None:
+        # The item's own text too: the next posts of the crawl are compared with it.
         self.texts[article_id] = text
+        self.texts.move_to_end(article_id)
         if len(self.texts) > TEXT_CACHE_SIZE:
             self.texts.popitem(last=False)
-        return text

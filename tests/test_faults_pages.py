@@ -12,6 +12,7 @@ import random
 import re
 from pathlib import Path
 
+import hypothesis
 import pytest
 from faults import (
     DEMO_IDS,
@@ -23,6 +24,10 @@ from faults import (
     content,
     crawl,
 )
+from hypothesis import strategies as st
+from scrapy.utils.python import binary_is_text
+
+from newscrawl.spiders.finews import looks_like_text
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +90,11 @@ def test_broken_pages_are_dropped_or_flagged_with_a_reason_and_the_crawl_goes_on
     assert rows["BADDATE1"]["published_at"].isoformat() == "2022-02-14T15:11:07+08:00"
     # None of it is an error: each page cost one request and was explained.
     assert result.summary["errors"] == 0
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(data=st.binary(max_size=200) | st.text(max_size=100).map(lambda t: t.encode("utf-8")))
+def test_looks_like_text_is_scrapys_binary_is_text(data: bytes) -> None:
+    # The spider's fast test decides "not_html" exactly as Scrapy's own would.
+    assert looks_like_text(data) == binary_is_text(data)
+    assert looks_like_text(bytes(range(32))) is False and looks_like_text(b"\0\t\r\n<p>") is True

