@@ -6,9 +6,10 @@
 
 Steps: check the scale site's renderer against the replica (scale_site --verify) and generate the site
 (cached under $NEWSCRAWL_BENCH_DIR, /tmp/newscrawl-bench by default); start nginx on loopback; then the
-ceiling, the floor, the serial baseline, the crawler (full, incremental, at 20 ms latency, export) and the
-memory run on a 100,000-post site. A figure whose project piece is missing is shown as "not available
-yet" with the reason. The results are also written as JSON next to the cached sites.
+ceiling, the floor, Scrapy alone (the framework's own cost), the serial baseline, the crawler (full,
+incremental, at 20 ms latency, export) and the memory run on a 100,000-post site. A figure whose project
+piece is missing is shown as "not available yet" with the reason. The results are also written as JSON
+next to the cached sites.
 The figures, the machine and what limits each are discussed in docs/performance.md.
 """
 
@@ -24,11 +25,12 @@ from typing import Any
 import ceiling
 import crawl
 import floor
+import framework
 import harness
 import scale_site
 import serial
 
-STEPS = ("verify", "ceiling", "floor", "serial", "crawl", "memory")
+STEPS = ("verify", "ceiling", "floor", "framework", "serial", "crawl", "memory")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _step("ceiling", lambda: ceiling.run(site, server, runs=runs, figures=figures))
         if "floor" not in skip:
             _step("floor", lambda: floor.run(site, runs=runs, figures=figures))
+        if "framework" not in skip:
+            _step("framework", lambda: framework.run(site, server, runs=runs, figures=figures))
+            framework.least_ratio(figures)
         if "serial" not in skip:
             _step("serial", lambda: serial.run(site, server, runs=runs, articles=args.serial_articles,
                                                figures=figures))

@@ -22,10 +22,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.python import binary_is_text
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 from w3lib.url import safe_url_string
 
+from newscrawl.parsers import looks_like_text
 from newscrawl.urls import SitePolicy
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class DeclaredEncodingMiddleware:
         return cls(crawler.stats)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
-        if not isinstance(response, TextResponse) or not binary_is_text(response.body[:5000]):
+        if not isinstance(response, TextResponse) or not looks_like_text(response.body[:5000]):
             return response  # binary content is no encoding problem: the spider names it (not_html)
         body = response.body
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")

@@ -27,7 +27,7 @@ from faults import (
 from hypothesis import strategies as st
 from scrapy.utils.python import binary_is_text
 
-from newscrawl.spiders.finews import looks_like_text
+from newscrawl.parsers import looks_like_text
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from html import unescape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -80,12 +81,11 @@ def _fill(article: Article, page: str) -> None:
     elif not section[1]:
         article.flags.append("truncated")
     section_text = section[0] if section else ""
-    tree = _tree(page)
 
     date_match = xpaths.DATE_LINE.search(section_text)
     article.published_at = _site_date(date_match.group("date")) if date_match else None
     if article.published_at is None:
-        article.published_at = _metadata_date(tree)
+        article.published_at = _metadata_date(_tree(page))
         article.flags.append("date_from_metadata" if article.published_at else "no_date")
 
     h1_open = xpaths.H1_OPEN.search(section_text)
@@ -96,7 +96,7 @@ def _fill(article: Article, page: str) -> None:
         if article.title is None:
             article.flags.append("empty_title")
     else:
-        article.title = _metadata_title(tree)
+        article.title = _metadata_title(_tree(page))
         article.flags.append("title_from_metadata" if article.title else "no_title")
 
     tags_open = None
@@ -210,7 +210,9 @@ def _offset_date(value: str) -> datetime | None:
     return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
 
 
+@lru_cache(maxsize=1)
 def _tree(page: str) -> etree._Element | None:
+    # Parsed only for the metadata fallbacks (a page without date line or title), at most once a page.
     if not page.strip():
         return None
     try:

@@ -62,3 +62,13 @@ def _fold(text: str) -> str:
 def inner_text(fragment: str) -> str:
     """The text of an inline fragment on one line (white space folded), e.g. a summary paragraph."""
     return " ".join(html_to_text(fragment).split("\n")).strip()
+
+
+# The control characters that make bytes binary for Scrapy's binary_is_text (all below 32 but NUL, tab, LF
+# and CR), found by one regex search instead of its Python loop over every byte (0.3 ms an article page).
+_CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def looks_like_text(data: bytes) -> bool:
+    """Whether ``data`` has no control characters: ``scrapy.utils.python.binary_is_text``, at C speed."""
+    return _CONTROL_BYTES.search(data) is None
