@@ -132,22 +132,36 @@ def same_identity(a: Article, other_id: str, other_hash: str) -> StoryReason | N
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class StorySketch:
+    """What the near-text rule decides most pairs on, small enough to keep for every post of a crawl.
+
+    ``bits`` is the post's shingle set folded into a ``SKETCH_BITS``-bit map and ``folded`` the shingles
+    lost to the folding: together an exact upper bound on the shingles two posts share (``near_sketch``).
+    ``digest`` is the text itself when it is a digest (the digest rule compares such texts); ``numbers``
+    its figures, space-separated (a string: a set per post would double the sketch's size).
+    """
+
+    length: int
+    digest: str | None
+    numbers: str
+    simhash: int
+    size: int
+    bits: int
+    folded: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoryText:
     """What the near-text rule compares, derived once per post: costly to compute, cheap to compare.
 
-    The dedupe pipeline keeps these for recent posts, so a new post is compared with its neighbours by
-    set operations instead of re-normalising and re-shingling every neighbour's text each time.
-    ``bits`` is the shingle set folded into a ``SKETCH_BITS``-bit map and ``folded`` the shingles lost to
-    the folding: together an exact upper bound on the shingles two texts share (see ``near_text``).
+    The dedupe pipeline keeps the sketch of every post it meets and derives the whole (the shingle set)
+    again only for the rare pair the sketches cannot tell apart.
     """
 
     text: str
-    numbers: frozenset[str]
     shingles: frozenset[str]
-    simhash: int
-    bits: int
-    folded: int
+    sketch: StorySketch
 
     @classmethod
     def of(cls, article: Article) -> StoryText | None:
@@ -156,18 +170,20 @@ class StoryText:
             return None
         shingles = frozenset(_shingles(_normalise(text)))
         bits = _sketch(shingles)
-        return cls(
-            text=text,
-            numbers=frozenset(_NUMBER.findall(text)),
-            shingles=shingles,
+        sketch = StorySketch(
+            length=len(text),
+            digest=text if len(text) <= DIGEST_MAX_CHARS else None,
+            numbers=" ".join(sorted(set(_NUMBER.findall(text)))),
             simhash=article.simhash if article.simhash is not None else simhash(text),
+            size=len(shingles),
             bits=bits,
             folded=len(shingles) - bits.bit_count(),
         )
+        return cls(text=text, shingles=shingles, sketch=sketch)
 
 
 # The sketch's size: a few hundred shingles set a few per cent of its bits, so unrelated texts share few.
-SKETCH_BITS = 1 << 13
+SKETCH_BITS = 1 << 12
 
 
 def _sketch(shingles: frozenset[str]) -> int:
@@ -179,21 +195,31 @@ def _sketch(shingles: frozenset[str]) -> int:
     return int.from_bytes(sketch, "little")
 
 
-def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
-    """Near-identical texts (simhash), or one contained in the other, unless a digest's figures differ."""
-    # Ordered by length, then by text, so that near_text(a, b) == near_text(b, a).
-    short, long = (a, b) if (len(a.text), a.text) <= (len(b.text), b.text) else (b, a)
-    if len(short.text) <= DIGEST_MAX_CHARS and not short.numbers <= long.numbers:
-        return False  # a digest with a figure the other text lacks is other news (a later update)
+def near_sketch(a: StorySketch, b: StorySketch, max_distance: int = 3) -> bool | None:
+    """``near_text``'s verdict when the sketches decide it; None when the shingle sets must be compared."""
+    if a.digest is not None or b.digest is not None:
+        # Ordered by length, then by text, so that the verdict is the same both ways (only digests, which
+        # keep their text, can be decided by the order).
+        short, long = (a, b) if (a.length, a.digest or "") <= (b.length, b.digest or "") else (b, a)
+        if short.digest is not None and not set(short.numbers.split()) <= set(long.numbers.split()):
+            return False  # a digest with a figure the other text lacks is other news (a later update)
     if hamming(a.simhash, b.simhash) <= max_distance:
         return True
     # Every shared shingle sets a bit in both sketches, and at most `folded` of either text's shingles
     # share a bit with another of its own: so shared <= common bits + folded. Below the threshold, the
     # texts are apart without a set operation.
     shared_at_most = (a.bits & b.bits).bit_count() + min(a.folded, b.folded)
-    if shared_at_most < CONTAINMENT_MIN * min(len(a.shingles), len(b.shingles)):
+    if shared_at_most < CONTAINMENT_MIN * min(a.size, b.size):
         return False
-    return _overlap(short.shingles, long.shingles) >= CONTAINMENT_MIN
+    return None
+
+
+def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
+    """Near-identical texts (simhash), or one contained in the other, unless a digest's figures differ."""
+    verdict = near_sketch(a.sketch, b.sketch, max_distance)
+    if verdict is not None:
+        return verdict
+    return _overlap(a.shingles, b.shingles) >= CONTAINMENT_MIN
 
 
 def containment(a: str, b: str) -> float:

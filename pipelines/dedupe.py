@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -27,15 +27,21 @@ from scrapy.statscollectors import StatsCollector
 from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article
 from newscrawl.storage import StoryCandidate
-from newscrawl.stories import StoryText, near_text, same_identity
+from newscrawl.stories import StorySketch, StoryText, near_sketch, near_text, same_identity
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Re-posts of one story come within hours of each other (the corpus's pairs: the same day); comparing
 # texts further apart would cost time for every post and find nothing.
 NEAR_TEXT_WINDOW = timedelta(hours=12)
-# Enough for every post of a busy day around the item; each entry holds one post's bigram set.
-TEXT_CACHE_SIZE = 2048
+# Whole prepared texts (a bigram set each, tens of kilobytes): only for the few pairs the sketches cannot
+# tell apart, and the posts just met.
+TEXT_CACHE_SIZE = 256
+# Sketches (about a kilobyte each) of every post a crawl meets, up to this many: a crawl visits posts in
+# listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl, and
+# deriving a sketch again means reading and re-shingling the post's text.
+SKETCH_CACHE_SIZE = 200_000
 
 
 class DedupePipeline:
@@ -46,6 +52,7 @@ class DedupePipeline:
         self.seen: dict[str, str | None] = {}
         # Prepared texts of recently compared posts, least recently used first.
         self.texts: OrderedDict[str, StoryText | None] = OrderedDict()
+        self.sketches: OrderedDict[str, StorySketch | None] = OrderedDict()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -95,8 +102,8 @@ class DedupePipeline:
 
     def _match(self, item: Article, mine: StoryText | None,
                candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
-        # Ids and hashes first (the candidate rows carry them); the text rule needs the archived text, so it
-        # goes through a cache of prepared texts (the archive gave only posts published close to the item).
+        # Ids and hashes first (the candidate rows carry them); then the text rule, on the sketches of the
+        # posts published close to the item, and on their whole texts only where the sketches cannot tell.
         for candidate in candidates:
             reason = same_identity(item, candidate.article_id, candidate.content_hash)
             if reason:
@@ -104,10 +111,23 @@ class DedupePipeline:
         if mine is None or item.published_at is None:
             return None
         for candidate in candidates:
-            theirs = self._story_text(candidate.article_id)
-            if theirs is not None and near_text(mine, theirs, self.max_distance):
+            sketch = self._sketch(candidate.article_id)
+            if sketch is None:
+                continue
+            verdict = near_sketch(mine.sketch, sketch, self.max_distance)
+            if verdict is None:
+                theirs = self._story_text(candidate.article_id)
+                verdict = theirs is not None and near_text(mine, theirs, self.max_distance)
+            if verdict:
                 return candidate, "near_text"
         return None
+
+    def _sketch(self, article_id: str) -> StorySketch | None:
+        if article_id in self.sketches:
+            self.sketches.move_to_end(article_id)
+            return self.sketches[article_id]
+        text = self._story_text(article_id)
+        return text.sketch if text is not None else None
 
     def _story_text(self, article_id: str) -> StoryText | None:
         if article_id in self.texts:
@@ -120,7 +140,13 @@ class DedupePipeline:
 
     def _remember(self, article_id: str, text: StoryText | None) -> None:
         # The item's own text too: the next posts of the crawl are compared with it.
-        self.texts[article_id] = text
-        self.texts.move_to_end(article_id)
-        if len(self.texts) > TEXT_CACHE_SIZE:
-            self.texts.popitem(last=False)
+        _put(self.texts, article_id, text, TEXT_CACHE_SIZE)
+        _put(self.sketches, article_id, text.sketch if text is not None else None, SKETCH_CACHE_SIZE)
+
+
+def _put(cache: OrderedDict[str, T], key: str, value: T, size: int) -> None:
+    """Add to a least-recently-used cache of at most ``size`` entries."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > size:
+        cache.popitem(last=False)
