@@ -56,12 +56,16 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 EXTENSIONS = {
     "newscrawl.extensions.RunRecordExtension": 100,
     "newscrawl.extensions.RawArchiveExtension": 110,
     "newscrawl.extensions.ProgressExtension": 120,
     "scrapy.extensions.logstats.LogStats": None,
+    # Scrapy 2.19's remote control runs Python code sent to a local HTTP port and writes a job file to the
+    # user's profile on every run: no place in an unattended archiver (nor is the telnet console, above).
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "scrapy.extensions.throttle.AutoThrottle": None,
     "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }

@@ -38,10 +38,12 @@ NEAR_TEXT_WINDOW = timedelta(hours=12)
 # Whole prepared texts (a bigram set each, tens of kilobytes): only for the few pairs the sketches cannot
 # tell apart, and the posts just met.
 TEXT_CACHE_SIZE = 256
-# Sketches (about a kilobyte each) of every post a crawl meets, up to this many: a crawl visits posts in
-# listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl, and
-# deriving a sketch again means reading and re-shingling the post's text.
-SKETCH_CACHE_SIZE = 200_000
+# Sketches (about a kilobyte each) of the posts a crawl meets, up to this many (~50 MB): a crawl visits
+# posts in listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl,
+# and deriving a sketch again means reading and re-shingling the post's text. Enough for a whole crawl
+# of a large site (a daily run meets a few hundred posts); beyond it, memory stays bounded and the
+# oldest sketches are derived again when needed.
+SKETCH_CACHE_SIZE = 50_000
 
 
 class DedupePipeline:
@@ -49,7 +51,8 @@ class DedupePipeline:
         self.state = state
         self.stats = stats
         self.max_distance = max_distance
-        self.seen: dict[str, str | None] = {}
+        # article_id -> hash of its content hash: a small int instead of 64 characters, for every post met.
+        self.seen: dict[str, int] = {}
         # Prepared texts of recently compared posts, least recently used first.
         self.texts: OrderedDict[str, StoryText | None] = OrderedDict()
         self.sketches: OrderedDict[str, StorySketch | None] = OrderedDict()
@@ -63,10 +66,10 @@ class DedupePipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        if item.article_id in self.seen and self.seen[item.article_id] == item.content_hash:
+        if self.seen.get(item.article_id) == hash(item.content_hash):
             self.stats.inc_value("newscrawl/dedupe/dropped/duplicate_in_run")
             raise DropItem(f"duplicate_in_run: {item.article_id}")
-        self.seen[item.article_id] = item.content_hash
+        self.seen[item.article_id] = hash(item.content_hash)
         # When the database is given up for this run (CrawlState.database_gone), the store pipeline refuses
         # this item at once and counts it with the run's other unstored items.
         with contextlib.suppress(DatabaseUnavailable):

@@ -25,6 +25,8 @@ def test_crawl_archives_every_demo_post_once_with_origin_text(db_url: str, tmp_p
         offsite = [e for e in server.log.entries if e[0] not in
                    ("finews.withounder.com", "finews.zning.xyz", "choicewzp1.eastmoney.com")]
     assert result.returncode == 0, result.stderr[-3000:]
+    # No console of any kind is opened by an unattended crawl (telnet, Scrapy 2.19's remote control).
+    assert "Telnet console listening" not in result.stderr and "Remote control" not in result.stderr
     archived = rows(db_url)
     assert [r["article_id"] for r in archived] == DEMO_IDS
     assert result.stats["newscrawl/store/new"] == len(DEMO_IDS)
