@@ -6,7 +6,7 @@ The same URLs a complete crawl fetches (listing pages, article pages, origin tex
 requested by a spider whose callbacks return nothing, through nginx as an HTTP proxy, in a subprocess
 measured like the crawler (``os.wait4``: CPU seconds and peak RSS of that process, start-up included).
 Scrapy's settings are newscrawl's for the framework itself -- concurrency (16, 8 a host), CONCURRENT_ITEMS,
-cookies and Referer off, the asyncio reactor, log level INFO -- and nothing of the project: no parser,
+cookies and remote control off, the asyncio reactor, log level INFO -- and nothing of the project: no parser,
 no pipeline, no middleware or extension of ours, no robots.txt, no AutoThrottle delay.
 
 What it shows: the CPU Scrapy itself spends per article on this machine. ``(this + floor) / floor`` is the
@@ -49,7 +49,7 @@ process = CrawlerProcess({
     "LOG_LEVEL": "INFO", "TELNETCONSOLE_ENABLED": False, "ROBOTSTXT_OBEY": False,
     "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "CONCURRENT_ITEMS": 4,
-    "COOKIES_ENABLED": False, "REFERER_ENABLED": False,
+    "COOKIES_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
 })
 crawler = process.create_crawler(Bare)
 process.crawl(crawler)

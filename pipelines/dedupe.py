@@ -37,13 +37,13 @@ T = TypeVar("T")
 NEAR_TEXT_WINDOW = timedelta(hours=12)
 # Whole prepared texts (a bigram set each, tens of kilobytes): only for the few pairs the sketches cannot
 # tell apart, and the posts just met.
-TEXT_CACHE_SIZE = 256
-# Sketches (about a kilobyte each) of the posts a crawl meets, up to this many (~50 MB): a crawl visits
+TEXT_CACHE_SIZE = 64
+# Sketches (about a kilobyte each) of the posts a crawl meets, up to this many (~30 MB): a crawl visits
 # posts in listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl,
 # and deriving a sketch again means reading and re-shingling the post's text. Enough for a whole crawl
 # of a large site (a daily run meets a few hundred posts); beyond it, memory stays bounded and the
 # oldest sketches are derived again when needed.
-SKETCH_CACHE_SIZE = 50_000
+SKETCH_CACHE_SIZE = 30_000
 
 
 class DedupePipeline:
