@@ -1,8 +1,9 @@
 """The items newscrawl moves from spider to pipelines: plain dataclasses, no Scrapy import.
 
 Parsers return ``Article``; the spider adds what only the crawl knows (the origin's answer) and yields it;
-pipelines validate, normalise, dedupe, store and export it. ``ArticleSeen`` says that an archived article
-was seen again unchanged (a 304 answer), so storage only moves ``last_seen_at``.
+pipelines validate, normalise, dedupe, store and export it. ``ArticleSeen`` says that archived articles
+were seen again unchanged (a 304 answer for the article page, or for a listing page that lists them), so
+storage only moves ``last_seen_at``.
 The columns these fields land in are documented in docs/schema.md.
 """
 
@@ -49,7 +50,9 @@ class Article:
 
 @dataclass
 class ArticleSeen:
-    """An archived article whose page answered 304 Not Modified: seen again, unchanged."""
+    """Archived articles seen again, unchanged, as ``url`` says: an article page that answered 304 Not
+    Modified (its one id), or a listing page that did (the ids of the posts it lists; one item a page, as
+    an incremental run of an unchanged site is nothing but such sightings)."""
 
-    article_id: str
+    article_ids: list[str]
     url: str

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 #: The close reason of a crawl stopped because the database stayed away.
 CLOSE_REASON = "database_unavailable"
-#: Sightings (ArticleSeen) recorded per transaction.
+#: Sightings (ids of ArticleSeen items) recorded per transaction, at least.
 SIGHTINGS_BATCH = 500
 
 
@@ -55,7 +55,7 @@ class StorePipeline:
             elif isinstance(item, ArticleSeen):
                 # Sightings only move last_seen_at: written in batches, one transaction each, since an
                 # incremental run of an unchanged site is nothing but sightings.
-                self.sightings.append(item.article_id)
+                self.sightings.extend(item.article_ids)
                 if len(self.sightings) >= SIGHTINGS_BATCH:
                     await self._flush_sightings()
         except DatabaseUnavailable as error:

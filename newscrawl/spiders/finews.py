@@ -148,6 +148,7 @@ class FinewsSpider(scrapy.Spider):
             stats.inc_value("newscrawl/spider/links_capped")
             self.logger.warning("%s links %d pages; following the first %d (NEWSCRAWL_MAX_LINKS_PER_PAGE)",
                                 base_url, len(wanted), self.max_links_per_page)
+        unchanged: list[str] = []
         for url, is_article in list(wanted.items())[:self.max_links_per_page or None]:
             if url in self.scheduled:
                 continue
@@ -157,10 +158,12 @@ class FinewsSpider(scrapy.Spider):
                 if url not in self.sighted:
                     self.sighted.add(url)
                     stats.inc_value("newscrawl/spider/article_skipped_unchanged")
-                    yield ArticleSeen(article_id=article_id_from_url(url) or "", url=url)
+                    unchanged.append(article_id_from_url(url) or "")
                 continue
             self.scheduled.add(url)
             yield self._article_request(url) if is_article else self._listing_request(url)
+        if unchanged:
+            yield ArticleSeen(article_ids=unchanged, url=base_url)
 
     @property
     def _restricted(self) -> bool:
@@ -172,7 +175,7 @@ class FinewsSpider(scrapy.Spider):
         article_id = article_id_from_url(response.url) or ""
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/spider/article_not_modified")
-            yield ArticleSeen(article_id=article_id, url=response.url)
+            yield ArticleSeen(article_ids=[article_id], url=response.url)
             return
         article = parse_article(response.text, response.url)
         # What the page was, when it was no article page at all: the validate pipeline names the drop so.
