@@ -11,7 +11,6 @@ upper bound for any Python crawler on this machine. See docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -137,13 +136,10 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, concurr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--posts", type=int, default=20_000)
-    ap.add_argument("--categories", type=int)
+    ap = scale_site.script_arguments(__doc__)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
-    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    site = scale_site.site_of(args)
     with harness.serving(site.served, latency_ms=0) as server:
         figures = run(site, server, runs=args.runs, concurrency=args.concurrency)
     print(harness.table(list(figures.values())))

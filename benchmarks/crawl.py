@@ -14,7 +14,6 @@ site (requests made, article pages downloaded in full, wall time as a fraction o
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -315,10 +314,7 @@ def _by_kind(run: CrawlRun) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--posts", type=int, default=20_000)
-    ap.add_argument("--categories", type=int)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = scale_site.script_arguments(__doc__)
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                     help="a Scrapy -s setting for every crawl")
@@ -327,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run each full crawl under py-spy, write DIR/run<i>/full.collapsed and print its hot "
                          "spots (profiled runs cost more CPU: use them to find what dominates, not as figures)")
     args = ap.parse_args(argv)
-    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    site = scale_site.site_of(args)
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep, profile=args.profile)
     print(harness.table(list(figures.values())))

@@ -12,7 +12,6 @@ the crawler's CPU per article is held against (target: crawler <= 3x floor). See
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -163,12 +162,9 @@ def export_figure(figures: dict[str, harness.Figure], work: Path, what: str) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--posts", type=int, default=20_000)
-    ap.add_argument("--categories", type=int)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = scale_site.script_arguments(__doc__)
     args = ap.parse_args(argv)
-    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    site = scale_site.site_of(args)
     print(harness.table(list(run(site, runs=args.runs).values())))
     return 0
 

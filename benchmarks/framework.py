@@ -16,7 +16,6 @@ for the issue's "<= 3x the floor" target. See docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -100,12 +99,9 @@ def least_ratio(figures: dict[str, harness.Figure]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--posts", type=int, default=20_000)
-    ap.add_argument("--categories", type=int)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = scale_site.script_arguments(__doc__)
     args = ap.parse_args(argv)
-    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    site = scale_site.site_of(args)
     with harness.serving(site.served, latency_ms=0) as server:
         figures = run(site, server, runs=args.runs)
     print(harness.table(list(figures.values())))

@@ -700,6 +700,20 @@ def _fingerprint(spec: SiteSpec, replica: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def script_arguments(description: str | None) -> argparse.ArgumentParser:
+    """The parser every benchmark script starts from: --posts, --categories, --runs."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--posts", type=int, default=20_000)
+    ap.add_argument("--categories", type=int)
+    ap.add_argument("--runs", type=int, default=3)
+    return ap
+
+
+def site_of(args: argparse.Namespace) -> ScaleSite:
+    """The (cached) site a script's --posts and --categories name: a category per ten posts by default."""
+    return ensure_site(SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+
+
 def ensure_site(spec: SiteSpec, *, cache_dir: Path = harness.CACHE_DIR, replica: Path = harness.REPLICA_DIR,
                 quiet: bool = False) -> ScaleSite:
     """The generated site for ``spec``, built once and reused while generator and corpus are unchanged."""

@@ -16,7 +16,6 @@ See docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -105,14 +104,11 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, article
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--posts", type=int, default=20_000)
-    ap.add_argument("--categories", type=int)
+    ap = scale_site.script_arguments(__doc__)
     ap.add_argument("--articles", type=int, default=400, help="sample size")
     ap.add_argument("--latency-ms", type=int, default=20)
-    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
-    site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, args.categories or max(1, args.posts // 10)))
+    site = scale_site.site_of(args)
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         figures = run(site, server, runs=args.runs, articles=args.articles)
     print(harness.table(list(figures.values())))
