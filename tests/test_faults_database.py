@@ -52,13 +52,19 @@ def start(server: FaultServer, db_url: str, workdir: Path, *extra: str) -> Runni
 
 
 def on_first_article(server: FaultServer, action: Any) -> threading.Event:
-    """Run ``action()`` in the server thread when the first article page is asked for, before answering."""
+    """Run ``action()`` in the server thread when the first article page is asked for, before answering.
+
+    Article requests that arrive while it runs wait for it: otherwise a second page could be answered,
+    parsed and stored before the action (taking a lock) is done, which a slow machine makes likely.
+    """
     done = threading.Event()
+    running = threading.Lock()
 
     def hook(host: str, target: str, headers: dict[str, str]) -> None:
-        if not done.is_set():
-            done.set()
-            action()
+        with running:
+            if not done.is_set():
+                action()
+                done.set()
 
     server.rule(lambda host, target: host == SITE_HOST and bool(ARTICLE_PAGE.match(target)) and not done.is_set(),
                 hook)
