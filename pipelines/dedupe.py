@@ -41,8 +41,8 @@ TEXT_CACHE_SIZE = 64
 # Sketches (about a kilobyte each) of the posts a crawl meets, up to this many (~30 MB): a crawl visits
 # posts in listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl,
 # and deriving a sketch again means reading and re-shingling the post's text. Enough for a whole crawl
-# of a large site (a daily run meets a few hundred posts); beyond it, memory stays bounded and the
-# oldest sketches are derived again when needed.
+# of 30,000 posts (a daily run meets a few hundred); beyond it memory stays bounded, and the crawl slows
+# as evicted sketches are derived again (docs/performance.md, "Memory").
 SKETCH_CACHE_SIZE = 30_000
 
 
