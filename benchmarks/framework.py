@@ -5,9 +5,9 @@
 The same URLs a complete crawl fetches (listing pages, article pages, origin text answers; site.crawl_urls),
 requested by a spider whose callbacks return nothing, through nginx as an HTTP proxy, in a subprocess
 measured like the crawler (``os.wait4``: CPU seconds and peak RSS of that process, start-up included).
-Scrapy's settings are newscrawl's for the framework itself -- concurrency (16, 8 a host), CONCURRENT_ITEMS,
-cookies and remote control off, the asyncio reactor, log level INFO -- and nothing of the project: no parser,
-no pipeline, no middleware or extension of ours, no robots.txt, no AutoThrottle delay.
+Scrapy's settings are newscrawl's for the framework itself, read from newscrawl/settings.py (reactor,
+concurrency, CONCURRENT_ITEMS, cookies, consoles, the Scrapy extensions it turns off), and nothing of the
+project: no parser, no pipeline, no middleware or extension of ours, no robots.txt, no AutoThrottle delay.
 
 What it shows: the CPU Scrapy itself spends per article on this machine. ``(this + floor) / floor`` is the
 least "crawler CPU / floor CPU" any Scrapy crawler doing the project's work could reach here, the yardstick
@@ -16,16 +16,20 @@ for the issue's "<= 3x the floor" target. See docs/performance.md.
 
 from __future__ import annotations
 
+import importlib
+import json
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import crawl
 import harness
 import scale_site
 
 SPIDER = """
+import json
 import sys
 import scrapy
 from scrapy.crawler import CrawlerProcess
@@ -44,17 +48,27 @@ class Bare(scrapy.Spider):
         return None
 
 
-process = CrawlerProcess({
-    "LOG_LEVEL": "INFO", "TELNETCONSOLE_ENABLED": False, "ROBOTSTXT_OBEY": False,
-    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
-    "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "CONCURRENT_ITEMS": 4,
-    "COOKIES_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
-})
+process = CrawlerProcess(json.loads(open(sys.argv[2], encoding="utf-8").read()))
 crawler = process.create_crawler(Bare)
 process.crawl(crawler)
 process.start()
 print("RESPONSES", crawler.stats.get_value("downloader/response_count", 0))
 """
+
+
+# newscrawl's settings for the framework itself, read from newscrawl/settings.py so the two cannot drift.
+FRAMEWORK_SETTINGS = ("TWISTED_REACTOR", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS",
+                      "COOKIES_ENABLED", "TELNETCONSOLE_ENABLED", "REMOTE_CONTROL_ENABLED")
+
+
+def framework_settings() -> dict[str, Any]:
+    """The Scrapy settings of the bare spider: newscrawl's framework settings, nothing of the project."""
+    project = importlib.import_module("newscrawl.settings")
+    settings: dict[str, Any] = {name: getattr(project, name) for name in FRAMEWORK_SETTINGS}
+    # Scrapy's extensions newscrawl turns off (remote control, log stats), none of newscrawl's own.
+    settings["EXTENSIONS"] = {name: None for name, order in project.EXTENSIONS.items() if order is None}
+    settings.update(LOG_LEVEL="INFO", ROBOTSTXT_OBEY=False)
+    return settings
 
 
 def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int,
@@ -71,10 +85,11 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int,
         work = Path(tmp)
         (work / "urls.txt").write_text("\n".join(urls), encoding="utf-8")
         (work / "bare.py").write_text(SPIDER, encoding="utf-8")
+        (work / "settings.json").write_text(json.dumps(framework_settings()), encoding="utf-8")
         for i in range(runs):
             log = work / f"run{i}.log"
             code, _, cpu_s, _ = crawl.run_process(
-                [sys.executable, str(work / "bare.py"), str(work / "urls.txt")],
+                [sys.executable, str(work / "bare.py"), str(work / "urls.txt"), str(work / "settings.json")],
                 env=crawl.crawler_env(server.proxy_url), log=log)
             text = log.read_text(encoding="utf-8", errors="replace")
             answered = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("RESPONSES")), 0)
