@@ -77,6 +77,11 @@ SETTINGS: tuple[Setting, ...] = (
         "with NEWSCRAWL_REDIS_URL: processes given the same id share one crawl; unset, each process crawls alone",
     ),
     Setting(
+        "NEWSCRAWL_REDIS_IDLE_SECONDS",
+        "15",
+        "in a shared crawl: how long a process whose shared frontier is empty waits for more work before it ends",
+    ),
+    Setting(
         "NEWSCRAWL_MAX_PAGE_BYTES",
         "10485760",
         "largest response accepted, in bytes; larger ones are dropped with a reason",

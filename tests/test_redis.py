@@ -26,7 +26,8 @@ def test_two_processes_given_one_crawl_id_share_one_crawl(db_url: str, tmp_path:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.update(http_proxy=server.url, NEWSCRAWL_DB_URL=db_url, NEWSCRAWL_WARC_DIR=str(tmp_path / "warc"),
                    NEWSCRAWL_REDIS_URL=str(REDIS_URL), NEWSCRAWL_REDIS_CRAWL_ID=crawl_id,
-                   NEWSCRAWL_PROGRESS_INTERVAL="0")
+                   NEWSCRAWL_PROGRESS_INTERVAL="0",
+                   NEWSCRAWL_REDIS_IDLE_SECONDS="5")
         command = [sys.executable, "-m", "scrapy", "crawl", "finews", "-s", f"NEWSCRAWL_SITE_URL={SITE_URL}",
                    "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "ROBOTSTXT_OBEY=false"]
         workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
