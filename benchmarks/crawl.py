@@ -9,11 +9,14 @@ Measured per run: wall time; CPU seconds and peak RSS of the crawler process (``
 covers the process and any children it waited for); articles archived (rows of ``articles``); requests by
 kind and status (nginx's access log). Then, on the same archive, an incremental re-crawl of the unchanged
 site (requests made, article pages downloaded in full, wall time as a fraction of the full crawl's) and
-``python -m newscrawl export`` (posts written per second). See docs/performance.md.
+``python -m newscrawl export`` (posts written per second). Last, the crawl at latency (nginx adds 20 ms to
+every request): one process, then two processes sharing one crawl through a throw-away redis-server
+(docs/distributed.md), both writing one SQLite archive. See docs/performance.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,10 @@ import scale_site
 
 ARTICLE_PATH = re.compile(r"^/(?:[^/]+/)?\d{4}/\d{2}/\d{2}/[^/]+\.html$")
 CRAWL_TIMEOUT_S = 3 * 3600
+# Processes of the shared crawl at latency, and how long each waits on an empty frontier before it ends
+# (NEWSCRAWL_REDIS_IDLE_SECONDS; Scrapy checks every 5 s, so ending takes 5-10 s after the last request).
+SHARED_WORKERS = 2
+SHARED_IDLE_S = 5
 
 
 @dataclass
@@ -96,21 +104,43 @@ def count_articles(db: Path) -> int | None:
 def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
                 timeout: float = CRAWL_TIMEOUT_S) -> tuple[int, float, float, float]:
     """(exit code, wall s, CPU s, peak RSS MB) of one subprocess, its output in ``log``."""
-    with log.open("ab") as out:
+    (code, cpu, rss), wall = run_processes([cmd], env=env, logs=[log], timeout=timeout)
+    return code[0], wall, cpu, rss
+
+
+def run_processes(cmds: Sequence[Sequence[str]], *, env: dict[str, str], logs: Sequence[Path],
+                  timeout: float = CRAWL_TIMEOUT_S) -> tuple[tuple[list[int], float, float], float]:
+    """Subprocesses started together: ((exit codes, CPU s summed, largest peak RSS MB), wall s until the
+    last one ended), the output of each in its log."""
+    outs = [log.open("ab") for log in logs]
+    try:
         wall0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=harness.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen(cmd, cwd=harness.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                 for cmd, out in zip(cmds, outs, strict=True)]
         # A hung crawl must not hang the benchmark: kill it after the timeout (wait4 then returns).
-        watchdog = threading.Timer(timeout, proc.kill)
-        watchdog.start()
+        watchdogs = [threading.Timer(timeout, proc.kill) for proc in procs]
+        for watchdog in watchdogs:
+            watchdog.start()
+        codes, cpu, rss = [], 0.0, 0.0
         try:
-            # wait4, not Popen.wait: it returns this child's own rusage (CPU, peak RSS), which
-            # RUSAGE_CHILDREN would mix with every other child (nginx, earlier runs).
-            _, status, usage = os.wait4(proc.pid, 0)
+            for proc in procs:
+                # wait4, not Popen.wait: it returns this child's own rusage (CPU, peak RSS), which
+                # RUSAGE_CHILDREN would mix with every other child (nginx, earlier runs).
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                codes.append(proc.returncode)
+                cpu += usage.ru_utime + usage.ru_stime
+                rss = max(rss, usage.ru_maxrss / 1024)
         finally:
-            watchdog.cancel()
+            for watchdog in watchdogs:
+                watchdog.cancel()
+        # Waited in start order: the last one waited for may have ended before an earlier one, so the
+        # wall time is the end of the slowest, which is what a user of the workers waits for.
         wall = time.perf_counter() - wall0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    finally:
+        for out in outs:
+            out.close()
+    return (codes, cpu, rss), wall
 
 
 def crawler_env(proxy_url: str) -> dict[str, str]:
@@ -119,37 +149,54 @@ def crawler_env(proxy_url: str) -> dict[str, str]:
     env["http_proxy"] = env["HTTP_PROXY"] = proxy_url
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(harness.REPO_ROOT), env.get("PYTHONPATH")]))
     env.pop("SCRAPY_SETTINGS_MODULE", None)
+    for name in ("NEWSCRAWL_REDIS_URL", "NEWSCRAWL_REDIS_CRAWL_ID", "NEWSCRAWL_REDIS_IDLE_SECONDS"):
+        env.pop(name, None)  # a crawl shares a frontier only when crawl_once is told to
     return env
 
 
 def crawl_once(server: harness.Nginx, proxy_url: str, work: Path, label: str,
-               settings: Sequence[str] = (), profile: Path | None = None) -> CrawlRun:
-    """One ``scrapy crawl finews`` into ``work/bench.sqlite3`` through nginx at ``proxy_url``."""
+               settings: Sequence[str] = (), profile: Path | None = None, *,
+               workers: int = 1, redis_url: str | None = None) -> CrawlRun:
+    """One ``scrapy crawl finews`` into ``work/bench.sqlite3`` through nginx at ``proxy_url``.
+
+    With ``workers`` > 1, that many processes share one crawl through the Redis at ``redis_url``
+    (docs/distributed.md), all writing the same archive; CPU is their sum, RSS the largest.
+    """
     db = work / "bench.sqlite3"
-    stats_file = work / f"stats-{label}.json"
-    log = work / f"crawl-{label}.log"
-    cmd = [
-        sys.executable, "-m", "scrapy", "crawl", "finews",
-        "-s", f"NEWSCRAWL_SITE_URL={scale_site.CRAWL_SITE_URL}/",
-        "-s", f"NEWSCRAWL_DB_URL=sqlite:///{db}",
-        "-s", f"NEWSCRAWL_WARC_DIR={work / 'warc'}",
-        "-s", f"NEWSCRAWL_STATS_FILE={stats_file}",
-        "-s", "LOG_LEVEL=INFO",
-    ]
-    for s in settings:
-        cmd += ["-s", s]
-    if profile is not None:
-        # Sampling profiler around the crawler: its own CPU then counts in this run's rusage, so a
-        # profiled run is for finding what dominates, not for the figures.
-        profile.mkdir(parents=True, exist_ok=True)
-        cmd = [harness.py_spy(), "record", "--rate", "250", "--format", "raw", "--nonblocking",
-               "-o", str(profile / f"{label}.collapsed"), "--", *cmd]
+    env = crawler_env(proxy_url)
+    if workers > 1:
+        assert redis_url is not None
+        env.update(NEWSCRAWL_REDIS_URL=redis_url, NEWSCRAWL_REDIS_CRAWL_ID=f"bench-{label}-{uuid.uuid4().hex[:8]}",
+                   NEWSCRAWL_REDIS_IDLE_SECONDS=str(SHARED_IDLE_S))
+    names = [label] if workers == 1 else [f"{label}-{i}" for i in range(workers)]
+    cmds = []
+    for name in names:
+        cmd = [
+            sys.executable, "-m", "scrapy", "crawl", "finews",
+            "-s", f"NEWSCRAWL_SITE_URL={scale_site.CRAWL_SITE_URL}/",
+            "-s", f"NEWSCRAWL_DB_URL=sqlite:///{db}",
+            "-s", f"NEWSCRAWL_WARC_DIR={work / 'warc'}",
+            "-s", f"NEWSCRAWL_STATS_FILE={work / f'stats-{name}.json'}",
+            "-s", "LOG_LEVEL=INFO",
+        ]
+        for s in settings:
+            cmd += ["-s", s]
+        if profile is not None:
+            # Sampling profiler around the crawler: its own CPU then counts in this run's rusage, so a
+            # profiled run is for finding what dominates, not for the figures.
+            profile.mkdir(parents=True, exist_ok=True)
+            cmd = [harness.py_spy(), "record", "--rate", "250", "--format", "raw", "--nonblocking",
+                   "-o", str(profile / f"{name}.collapsed"), "--", *cmd]
+        cmds.append(cmd)
     mark = server.log_mark()
-    code, wall, cpu, rss = run_process(cmd, env=crawler_env(proxy_url), log=log)
+    logs = [work / f"crawl-{name}.log" for name in names]
+    (codes, cpu, rss), wall = run_processes(cmds, env=env, logs=logs)
     time.sleep(0.2)  # let nginx finish writing the last access-log lines
     requests = Counter((request_kind(e), int(e["status"])) for e in server.requests_since(mark))
+    stats_file = work / f"stats-{names[0]}.json"
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else None
-    return CrawlRun(code, wall, cpu, rss, count_articles(db), requests, stats, log)
+    code = next((c for c in codes if c != 0), 0)
+    return CrawlRun(code, wall, cpu, rss, count_articles(db), requests, stats, logs[codes.index(code)])
 
 
 def export_once(work: Path) -> tuple[int, float, str | None]:
@@ -181,6 +228,10 @@ def _figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, h
         target_text="<= 3x")
     fig("latency_rate", f"newscrawl at {latency_ms} ms/request", "articles/s")
     fig("latency_vs_serial", f"newscrawl / serial baseline at {latency_ms} ms", "x", target=10.0,
+        target_text=">= 10x")
+    fig("shared_rate", f"newscrawl, {SHARED_WORKERS} processes sharing one crawl (Redis), at {latency_ms} ms/request",
+        "articles/s")
+    fig("shared_vs_serial", f"{SHARED_WORKERS} processes / serial baseline at {latency_ms} ms", "x", target=10.0,
         target_text=">= 10x")
     fig("incr_requests", "incremental re-crawl: requests", "requests", higher_is_better=False)
     fig("incr_full_articles", "incremental: articles downloaded in full", "pages", higher_is_better=False,
@@ -265,12 +316,45 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
                 figures["latency_vs_serial"].add(rate / serial_rate)
             if not keep:
                 shutil.rmtree(work, ignore_errors=True)
+        latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
+                     serial_rate=serial_rate, keep=keep)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
         else:
             print(f"crawl work dirs kept in {base}", file=sys.stderr)
     return figures
+
+
+def latency_runs(server: harness.Nginx, base: Path, *, runs: int, settings: Sequence[str],
+                 figures: dict[str, harness.Figure], posts: int, serial_rate: float | None, keep: bool) -> None:
+    """The crawl at latency by SHARED_WORKERS processes sharing one frontier in a throw-away Redis."""
+    rate, ratio = figures["shared_rate"], figures["shared_vs_serial"]
+    with contextlib.ExitStack() as stack:
+        try:
+            redis_url = stack.enter_context(harness.redis_server())
+        except (harness.NotAvailable, OSError) as exc:
+            rate.missing = ratio.missing = str(exc)
+            return
+        for i in range(runs):
+            work = base / f"shared{i}"
+            work.mkdir()
+            shared = crawl_once(server, server.slow_proxy_url, work, "shared", settings,
+                                workers=SHARED_WORKERS, redis_url=redis_url)
+            problem = shared.failure()
+            if problem:
+                rate.missing = ratio.missing = problem
+                return
+            assert shared.articles_archived is not None
+            rate.add(shared.articles_archived / shared.wall_seconds)
+            _note_completeness(rate, shared, posts)
+            rate.note += (f"; {1000 * shared.cpu_seconds / shared.articles_archived:.1f} CPU ms/article (both "
+                          f"processes); wall time until the last process ended, its {SHARED_IDLE_S} s idle wait "
+                          "included")
+            if serial_rate:
+                ratio.add(rate.values[-1] / serial_rate)
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def memory(site: scale_site.ScaleSite, *, runs: int = 1, settings: Sequence[str] = (),

@@ -474,6 +474,27 @@ http {{
 
 
 @contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port, no persistence; yields its URL.
+
+    Raises NotAvailable when redis-server (Debian package redis-server) or scrapy-redis is missing.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise NotAvailable("redis-server is not installed (apt-get install redis-server)")
+    optional_import("scrapy_redis")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
 def serving(served: Served, *, latency_ms: int = 20, workers: int = 1) -> Iterator[Nginx]:
     with Nginx(served, latency_ms=latency_ms, workers=workers) as server:
         yield server
