@@ -67,7 +67,7 @@ def simhash(text: str | None) -> int:
     Signed so that it fits a database BIGINT: the bits are the same, ``hamming`` masks them back.
     An empty text hashes to 0.
     """
-    counts = Counter(_shingles(_normalise(text or "")))
+    counts = Counter(_bigrams(text or ""))
     if not counts:
         return 0
     # Bit i of the hash is set when the bigrams with bit i set outweigh those without: 2 * set_i > total.
@@ -168,7 +168,7 @@ class StoryText:
         text = _story_text(article)
         if not text:
             return None
-        shingles = frozenset(_shingles(_normalise(text)))
+        shingles = frozenset(_bigrams(text))
         bits = _sketch(shingles)
         sketch = StorySketch(
             length=len(text),
@@ -241,6 +241,13 @@ def _story_text(article: Article) -> str:
 def _normalise(text: str) -> str:
     # NFKC folds full-width digits and letters (１２ → 12, ＡＢ → AB); punctuation and spaces carry no story.
     return _NOT_TEXT.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+@lru_cache(maxsize=4)
+def _bigrams(text: str) -> tuple[str, ...]:
+    # The normalise pipeline hashes a post's text and the dedupe pipeline then sketches the same text
+    # (the same string object): prepared once, for both.
+    return tuple(_shingles(_normalise(text)))
 
 
 def _shingles(text: str) -> list[str]:

@@ -276,13 +276,13 @@ class Archive:
         self, connection: Connection, article: Article, seen_at: datetime, run_id: int | None
     ) -> UpsertOutcome:
         values = article_values(article)
+        # Insert first: a crawl stores mostly new articles, and then this one statement is the whole upsert.
+        first = {**values, "first_seen_at": seen_at, "last_seen_at": seen_at, "changed_at": seen_at, "revision": 1}
+        if _insert_new(connection, ARTICLES, first, key=("article_id",)):
+            return "new"
         old = connection.execute(
             select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
-        ).mappings().first()
-        if old is None:
-            values.update(first_seen_at=seen_at, last_seen_at=seen_at, changed_at=seen_at, revision=1)
-            _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
-            return "new"
+        ).mappings().one()
         last_seen_at = max(old["last_seen_at"], seen_at)
         if old["content_hash"] == values["content_hash"]:
             changes: dict[str, Any] = {"last_seen_at": last_seen_at}
@@ -579,6 +579,15 @@ def _upsert(
     connection.execute(statement, dict(values))
 
 
+def _insert_new(connection: Connection, table: Table, values: Mapping[str, Any], key: Sequence[str]) -> bool:
+    """Insert a row unless its key exists; True if it was inserted.
+
+    Told by RETURNING, not by the row count, which psycopg reports as -1 for this statement.
+    """
+    statement = _insert_new_statement(connection.dialect.name, table, tuple(values), tuple(key))
+    return connection.execute(statement, dict(values)).first() is not None
+
+
 @lru_cache(maxsize=1)
 def _story_candidates_statement() -> Any:
     # Built once, as the upserts are: a crawl runs it once per article.
@@ -591,6 +600,13 @@ def _story_candidates_statement() -> Any:
         ))
         .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
     )
+
+
+@lru_cache(maxsize=8)
+def _insert_new_statement(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table).on_conflict_do_nothing(index_elements=list(key))
+            .returning(*(table.c[name] for name in key)))
 
 
 @lru_cache(maxsize=64)
