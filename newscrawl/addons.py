@@ -10,7 +10,10 @@ are removed when it ends. See docs/distributed.md.
 from __future__ import annotations
 
 import uuid
+import warnings
 from typing import Any
+
+from scrapy.exceptions import ScrapyDeprecationWarning
 
 
 class RedisFrontier:
@@ -29,3 +32,7 @@ class RedisFrontier:
         settings.set("SCHEDULER_PERSIST", shared, priority="addon")
         settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="addon")
         settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="addon")
+        # scrapy-redis 0.9 still passes ``spider=`` to the stats collector, which Scrapy 2.19 warns about on
+        # its first request and first dequeue: two WARNING lines in every shared run's log for nothing a
+        # user can change.
+        warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")

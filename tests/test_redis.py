@@ -37,6 +37,8 @@ def test_two_processes_given_one_crawl_id_share_one_crawl(db_url: str, tmp_path:
     assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     # Both processes used the shared frontier (each logs the scrapy-redis scheduler).
     assert all("scrapy_redis.scheduler.Scheduler" in e for e in errors)
+    # scrapy-redis's deprecated stats calls are not a warning for the user to act on (RedisFrontier).
+    assert not any("ScrapyDeprecationWarning" in e for e in errors)
     repeated = {path: n for path, n in fetched.items() if n > 1}
     assert repeated == {}
     engine = create_engine(db_url)
