@@ -438,6 +438,26 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
         Archive.open(f"sqlite:///{path}")
 
 
+def test_schema_created_by_another_process_between_the_checks_is_accepted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two workers opening one new archive at once: the first read of the revision finds none, the other
+    # worker commits its schema, and the emptiness check then finds tables. Seen on PostgreSQL in CI.
+    import newscrawl.storage.archive as archive_module
+
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    upgrade_database(url)
+    reads: list[str | None] = []
+
+    def revision_read_before_the_commit(db: object) -> str | None:
+        reads.append(None if not reads else current_revision(url))
+        return reads[-1]
+
+    monkeypatch.setattr(archive_module, "current_revision", revision_read_before_the_commit)
+    with Archive.open(url) as archive:
+        assert archive.count_articles() == 0
+    assert reads == [None, head_revision()]
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
     upgrade_database(url)

@@ -191,13 +191,18 @@ class Archive:
         where = url.render_as_string(hide_password=True)
         head = head_revision()
         current = current_revision(engine)
-        if current == head:
-            return
-        if current is None:
-            if not is_empty(engine):
+        if current is None and not is_empty(engine):
+            # Tables but no revision: not a newscrawl archive, or another process (a second worker
+            # started at the same moment) created the schema between the two reads. Its tables and its
+            # revision are committed together, so the revision read again tells which.
+            current = current_revision(engine)
+            if current is None:
                 raise ArchiveError(
                     f"{where} has tables but no newscrawl schema revision: not a newscrawl archive"
                 )
+        if current == head:
+            return
+        if current is None:
             if not upgrade:
                 raise SchemaOutOfDate(f"{where} has no archive schema yet: run `newscrawl db upgrade`")
             logger.info("creating the archive schema in %s (revision %s)", where, head)
