@@ -11,8 +11,9 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any, Protocol
-from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
 # A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
 ARTICLE_PATH = re.compile(r"^/(?:(?P<category>[^/]+)/)?(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<slug>[^/]+)\.html$")
@@ -22,6 +23,8 @@ LISTING_PATHS = frozenset({"/", "/index.html", "/emnews/", "/emnews/index.html",
 SHARE_PATH = "/html_News/NewsShare.html"
 TEXT_API_PATH = "/NewsData/GetNewsText.do"
 INFO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Category page URLs remembered by slug; beyond this many (only a hostile site has them) they are rebuilt.
+CATEGORY_PAGES_KEPT = 50_000
 
 
 class SettingsLike(Protocol):
@@ -55,17 +58,22 @@ class SitePolicy:
         """The policy that NEWSCRAWL_SITE_URL and NEWSCRAWL_ORIGIN_HOSTS set (Scrapy settings or a dict)."""
         return cls.from_settings(settings.get("NEWSCRAWL_SITE_URL") or "", settings.get("NEWSCRAWL_ORIGIN_HOSTS") or "")
 
-    @property
+    # Parts of the site URL, parsed once: every link of every page is compared with them.
+    @cached_property
     def site_host(self) -> str:
         return (urlsplit(self.site_url).hostname or "").lower()
 
-    @property
+    @cached_property
     def site_scheme(self) -> str:
         return urlsplit(self.site_url).scheme or "https"
 
-    @property
+    @cached_property
     def site_netloc(self) -> str:
         return urlsplit(self.site_url).netloc
+
+    @cached_property
+    def _site_port(self) -> int | None:
+        return urlsplit(self.site_url).port
 
     def allowed_domains(self) -> list[str]:
         return sorted({self.site_host, *self.origin_hosts})
@@ -82,7 +90,7 @@ class SitePolicy:
             return None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None
-        if self.is_site(url):
+        if self._is_site(parts):
             # The site is reachable over http and https; links mix both (and //host/ forms), so one page
             # must have one URL: the configured scheme and netloc, without fragment.
             path = quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~")
@@ -92,13 +100,19 @@ class SitePolicy:
     def is_site(self, url: str) -> bool:
         """Same host and port as the configured site, over http or https (both serve the same pages)."""
         try:
-            parts = urlsplit(url)
+            return self._is_site(urlsplit(url))
+        except ValueError:
+            return False
+
+    def _is_site(self, parts: SplitResult) -> bool:
+        """``is_site`` of a URL already split."""
+        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != self.site_host:
+            return False
+        try:
             port = parts.port
         except ValueError:
             return False
-        if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != self.site_host:
-            return False
-        site_port = urlsplit(self.site_url).port
+        site_port = self._site_port
         # An explicit port must match the site's; default ports stand for either scheme.
         return port == site_port or (port in (None, 80, 443) and site_port in (None, 80, 443))
 
@@ -108,7 +122,7 @@ class SitePolicy:
         except ValueError:
             return Kind.OFFSITE
         host = (parts.hostname or "").lower()
-        if self.is_site(url):
+        if self._is_site(parts):
             path = unquote(parts.path or "/")
             if ARTICLE_PATH.match(path):
                 return Kind.ARTICLE
@@ -156,7 +170,17 @@ class SitePolicy:
                            f"id={quote(code or '')}", ""))
 
     def category_page(self, slug: str) -> str:
-        return urljoin(self.site_url, f"category/{quote(slug, safe='()+,;=:@!$&*~')}.html")
+        # Asked for every article link (its category page is followed too): a site has a few thousand.
+        page = self._category_pages.get(slug)
+        if page is None:
+            page = urljoin(self.site_url, f"category/{quote(slug, safe='()+,;=:@!$&*~')}.html")
+            if len(self._category_pages) < CATEGORY_PAGES_KEPT:
+                self._category_pages[slug] = page
+        return page
+
+    @cached_property
+    def _category_pages(self) -> dict[str, str]:
+        return {}
 
     def category_of_article(self, url: str) -> str | None:
         m = ARTICLE_PATH.match(unquote(urlsplit(url).path))

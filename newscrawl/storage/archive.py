@@ -487,6 +487,12 @@ class Archive:
         return PageRecord(url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
                           links=list(row["links"]), fetched_at=row["fetched_at"], status=row["status"])
 
+    def page_validators(self) -> dict[str, tuple[str | None, str | None]]:
+        """(etag, last_modified) of every recorded listing page, keyed by URL (one query for a whole crawl)."""
+        with self._read() as connection:
+            rows = connection.execute(select(PAGES.c.url, PAGES.c.etag, PAGES.c.last_modified))
+            return {url: (etag, last_modified) for url, etag, last_modified in rows}
+
     def save_page(
         self, url: str, etag: str | None, last_modified: str | None, links: Sequence[str], status: int,
         fetched_at: datetime | None = None,
