@@ -93,13 +93,9 @@ class CrawlState:
         if not self.incremental:
             return {}
         if self._known is None:
-            try:
-                self._known = self.archive.known_articles()
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                # Left unset, so the next article asks again; until then pages are fetched in full.
-                self._unavailable("article pages are fetched in full", error)
+            # Left unset when the database is unavailable, so the next article asks again.
+            self._known = self._look_up(self.archive.known_articles, "article pages are fetched in full")[1]
+            if self._known is None:
                 return {}
             logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
         known = self._known.get(url)
@@ -121,45 +117,43 @@ class CrawlState:
         if not self.incremental:
             return {}
         if self._pages is None:
-            try:
-                # Once per crawl, as for articles: a query per listing was a sixth of an incremental run.
-                self._pages = self.archive.page_validators()
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                # Left unset, so the next listing asks again; until then listings are fetched in full.
-                self._unavailable(f"listing {url} is fetched in full", error)
+            # Once per crawl, as for articles (a query per listing was a sixth of an incremental run); left
+            # unset when the database is unavailable, so the next listing asks again.
+            self._pages = self._look_up(self.archive.page_validators, f"listing {url} is fetched in full")[1]
+            if self._pages is None:
                 return {}
         validators = self._pages.get(url)
         return _validators(*validators) if validators is not None else {}
 
     def stored_links(self, url: str) -> list[str] | None:
         """The links recorded with a listing page; None when the database cannot say (fetch it again)."""
-        try:
-            page = self.archive.page(url)
-        except Exception as error:
-            if not is_unavailable(error):
-                raise
-            self._unavailable(f"links of {url} unknown, it is fetched again", error)
+        available, page = self._look_up(lambda: self.archive.page(url), f"links of {url} unknown, it is fetched again")
+        if not available:
             return None
         return list(page.links or []) if page else []
 
     def remember_listing(self, response: Response, links: list[str]) -> None:
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
+        # Harmless when the database is unavailable: without a record the next run reads the page in full.
+        self._look_up(lambda: self.archive.save_page(
+            response.url,
+            etag=etag.decode("latin-1") if etag else None,
+            last_modified=last_modified.decode("latin-1") if last_modified else None,
+            links=links,
+            status=response.status,
+        ), f"listing {response.url} not remembered")
+
+    def _look_up(self, operation: Callable[[], T], consequence: str) -> tuple[bool, T | None]:
+        """(True, ``operation()``); or, while the database is unavailable, (False, None), logged with the
+        consequence and counted. Any other error propagates."""
         try:
-            self.archive.save_page(
-                response.url,
-                etag=etag.decode("latin-1") if etag else None,
-                last_modified=last_modified.decode("latin-1") if last_modified else None,
-                links=links,
-                status=response.status,
-            )
+            return True, operation()
         except Exception as error:
             if not is_unavailable(error):
                 raise
-            # Harmless: without a record the next run reads the page in full.
-            self._unavailable(f"listing {response.url} not remembered", error)
+            self._unavailable(consequence, error)
+            return False, None
 
     def _count(self, key: str) -> None:
         stats: StatsCollector | None = None
