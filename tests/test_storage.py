@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from newscrawl.items import Article
 from newscrawl.storage import (
@@ -456,6 +456,33 @@ def test_schema_created_by_another_process_between_the_checks_is_accepted(
     with Archive.open(url) as archive:
         assert archive.count_articles() == 0
     assert reads == [None, head_revision()]
+
+
+def test_opening_waits_while_another_process_holds_the_new_archive_locked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seen in CI: two workers opening one new SQLite archive at once, the second got "database is
+    # locked" from PRAGMA journal_mode=WAL while the first was setting the file up.
+    import newscrawl.storage.archive as archive_module
+
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    real_check = Archive._check_schema
+    attempts: list[int] = []
+
+    def locked_at_first(*args: object) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OperationalError("PRAGMA journal_mode=WAL", {}, sqlite3.OperationalError("database is locked"))
+        real_check(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archive_module.Archive, "_check_schema", staticmethod(locked_at_first))
+    monkeypatch.setattr(archive_module, "OPEN_LOCKED_WAIT_S", -1.0)
+    with pytest.raises(OperationalError, match="database is locked"):  # waited long enough: the error
+        Archive.open(url)
+    monkeypatch.setattr(archive_module, "OPEN_LOCKED_WAIT_S", 30.0)
+    attempts.clear()
+    with Archive.open(url) as archive:
+        assert archive.count_articles() == 0
+    assert len(attempts) == 3
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, RowMapping, make_url
+from sqlalchemy.exc import OperationalError
 
 from newscrawl.items import Article
 from newscrawl.storage import search as search_module
@@ -67,6 +69,8 @@ from newscrawl.storage.search import SearchHit
 from newscrawl.storage.types import AwareDateTime, to_site_time
 from newscrawl.urls import redact_url
 
+#: How long opening an archive waits for another process that holds a new SQLite file's lock.
+OPEN_LOCKED_WAIT_S = 30.0
 logger = logging.getLogger(__name__)
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
@@ -179,12 +183,21 @@ class Archive:
         ``SchemaOutOfDate``, whose message says to run ``newscrawl db upgrade`` (``upgrade_database``).
         """
         engine = create_archive_engine(db_url)
-        try:
-            cls._check_schema(engine, make_url(db_url), upgrade)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine)
+        deadline = time.monotonic() + OPEN_LOCKED_WAIT_S
+        while True:
+            try:
+                cls._check_schema(engine, make_url(db_url), upgrade)
+                return cls(engine)
+            except OperationalError as error:
+                # Another process opening the same new SQLite archive (a second worker started at the
+                # same moment) may hold its lock while it switches the file to WAL or creates the schema.
+                if "database is locked" not in str(error) or time.monotonic() > deadline:
+                    engine.dispose()
+                    raise
+                time.sleep(0.1)
+            except BaseException:
+                engine.dispose()
+                raise
 
     @staticmethod
     def _check_schema(engine: Engine, url: URL, upgrade: bool) -> None:
