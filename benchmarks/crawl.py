@@ -300,24 +300,10 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
             if not keep:
                 shutil.rmtree(work, ignore_errors=True)
 
-        for i in range(runs):
-            work = base / f"latency{i}"
-            work.mkdir()
-            slow = crawl_once(server, server.slow_proxy_url, work, "latency", settings)
-            problem = slow.failure()
-            if problem:
-                figures["latency_rate"].missing = figures["latency_vs_serial"].missing = problem
-                break
-            assert slow.articles_archived is not None
-            rate = slow.articles_archived / slow.wall_seconds
-            figures["latency_rate"].add(rate)
-            _note_completeness(figures["latency_rate"], slow, posts)
-            if serial_rate:
-                figures["latency_vs_serial"].add(rate / serial_rate)
-            if not keep:
-                shutil.rmtree(work, ignore_errors=True)
-        latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
-                     serial_rate=serial_rate, keep=keep)
+        latency_runs(server, base, "latency", figures["latency_rate"], figures["latency_vs_serial"], runs=runs,
+                     settings=settings, posts=posts, serial_rate=serial_rate, keep=keep)
+        shared_latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
+                            serial_rate=serial_rate, keep=keep)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
@@ -326,8 +312,35 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
     return figures
 
 
-def latency_runs(server: harness.Nginx, base: Path, *, runs: int, settings: Sequence[str],
-                 figures: dict[str, harness.Figure], posts: int, serial_rate: float | None, keep: bool) -> None:
+def latency_runs(server: harness.Nginx, base: Path, label: str, rate: harness.Figure, ratio: harness.Figure, *,
+                 runs: int, settings: Sequence[str], posts: int, serial_rate: float | None, keep: bool,
+                 workers: int = 1, redis_url: str | None = None) -> None:
+    """``runs`` crawls at the server's latency by ``workers`` processes: articles/s, and its ratio to the
+    serial baseline's."""
+    for i in range(runs):
+        work = base / f"{label}{i}"
+        work.mkdir()
+        slow = crawl_once(server, server.slow_proxy_url, work, label, settings, workers=workers, redis_url=redis_url)
+        problem = slow.failure()
+        if problem:
+            rate.missing = ratio.missing = problem
+            return
+        assert slow.articles_archived is not None
+        rate.add(slow.articles_archived / slow.wall_seconds)
+        _note_completeness(rate, slow, posts)
+        if workers > 1:
+            rate.note += (f"; {1000 * slow.cpu_seconds / slow.articles_archived:.1f} CPU ms/article (all "
+                          f"processes); wall time until the last process ended, its {SHARED_IDLE_S} s idle wait "
+                          "included")
+        if serial_rate:
+            ratio.add(rate.values[-1] / serial_rate)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def shared_latency_runs(server: harness.Nginx, base: Path, *, runs: int, settings: Sequence[str],
+                        figures: dict[str, harness.Figure], posts: int, serial_rate: float | None,
+                        keep: bool) -> None:
     """The crawl at latency by SHARED_WORKERS processes sharing one frontier in a throw-away Redis."""
     rate, ratio = figures["shared_rate"], figures["shared_vs_serial"]
     with contextlib.ExitStack() as stack:
@@ -336,25 +349,8 @@ def latency_runs(server: harness.Nginx, base: Path, *, runs: int, settings: Sequ
         except (harness.NotAvailable, OSError) as exc:
             rate.missing = ratio.missing = str(exc)
             return
-        for i in range(runs):
-            work = base / f"shared{i}"
-            work.mkdir()
-            shared = crawl_once(server, server.slow_proxy_url, work, "shared", settings,
-                                workers=SHARED_WORKERS, redis_url=redis_url)
-            problem = shared.failure()
-            if problem:
-                rate.missing = ratio.missing = problem
-                return
-            assert shared.articles_archived is not None
-            rate.add(shared.articles_archived / shared.wall_seconds)
-            _note_completeness(rate, shared, posts)
-            rate.note += (f"; {1000 * shared.cpu_seconds / shared.articles_archived:.1f} CPU ms/article (both "
-                          f"processes); wall time until the last process ended, its {SHARED_IDLE_S} s idle wait "
-                          "included")
-            if serial_rate:
-                ratio.add(rate.values[-1] / serial_rate)
-            if not keep:
-                shutil.rmtree(work, ignore_errors=True)
+        latency_runs(server, base, "shared", rate, ratio, runs=runs, settings=settings, posts=posts,
+                     serial_rate=serial_rate, keep=keep, workers=SHARED_WORKERS, redis_url=redis_url)
 
 
 def memory(site: scale_site.ScaleSite, *, runs: int = 1, settings: Sequence[str] = (),
