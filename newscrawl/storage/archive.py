@@ -71,6 +71,7 @@ from newscrawl.urls import redact_url
 
 #: How long opening an archive waits for another process that holds a new SQLite file's lock.
 OPEN_LOCKED_WAIT_S = 30.0
+
 logger = logging.getLogger(__name__)
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
@@ -608,7 +609,7 @@ def _insert_new(connection: Connection, table: Table, values: Mapping[str, Any],
 
     Told by RETURNING, not by the row count, which psycopg reports as -1 for this statement.
     """
-    statement = _insert_new_statement(connection.dialect.name, table, tuple(values), tuple(key))
+    statement = _insert_new_statement(connection.dialect.name, table, tuple(key))
     return connection.execute(statement, dict(values)).first() is not None
 
 
@@ -627,7 +628,8 @@ def _story_candidates_statement() -> Any:
 
 
 @lru_cache(maxsize=8)
-def _insert_new_statement(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Any:
+def _insert_new_statement(dialect: str, table: Table, key: tuple[str, ...]) -> Any:
+    # The columns come from each execution's parameters: one statement a table serves every row shape.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (insert(table).on_conflict_do_nothing(index_elements=list(key))
             .returning(*(table.c[name] for name in key)))
