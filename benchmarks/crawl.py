@@ -201,8 +201,7 @@ def crawl_once(server: harness.Nginx, proxy_url: str, work: Path, label: str,
 
 def export_once(work: Path) -> tuple[int, float, str | None]:
     """(posts written, wall seconds, failure) of ``newscrawl export`` of ``work``'s archive."""
-    out = work / "export"
-    shutil.rmtree(out, ignore_errors=True)
+    out = Path(tempfile.mkdtemp(prefix="export-", dir=work))  # new and empty: see harness.discard_later
     log = work / "export.log"
     cmd = [sys.executable, "-m", "newscrawl", "export", "--db", f"sqlite:///{work / 'bench.sqlite3'}",
            "--out", str(out)]
@@ -258,6 +257,8 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
                 f.missing = str(exc)
         return figures
     base = Path(tempfile.mkdtemp(prefix="newscrawl-crawl-", dir=harness.CACHE_DIR))
+    if not keep:
+        harness.discard_later(base)  # at exit: harness.discard_later says why not before
     try:
         for i in range(runs):
             work = base / f"run{i}"
@@ -297,17 +298,13 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
             else:
                 export.add(written / wall)
                 export.note = f"{written:,} posts of the crawl's own archive; wall time, start-up included"
-            if not keep:
-                shutil.rmtree(work, ignore_errors=True)
 
         latency_runs(server, base, "latency", figures["latency_rate"], figures["latency_vs_serial"], runs=runs,
                      settings=settings, posts=posts, serial_rate=serial_rate, keep=keep)
         shared_latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
                             serial_rate=serial_rate, keep=keep)
     finally:
-        if not keep:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
+        if keep:
             print(f"crawl work dirs kept in {base}", file=sys.stderr)
     return figures
 

@@ -13,7 +13,6 @@ the crawler's CPU per article is held against (target: crawler <= 3x floor). See
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,17 +134,15 @@ def run(site: scale_site.ScaleSite, *, runs: int,
         floor.missing = parse.missing = str(exc)
         return figures
     pages = SavedPages.load(site)
-    with tempfile.TemporaryDirectory(prefix="newscrawl-floor-", dir=harness.CACHE_DIR) as tmp:
-        for _ in range(runs):
-            db = Path(tmp) / "bench.sqlite3"
-            for old in Path(tmp).glob("bench.sqlite3*"):
-                old.unlink()
-            r = measure(pages, db)
-            floor.add(1000 * r.cpu_per_article)
-            parse.add(1000 * r.parse_cpu_seconds / r.articles)
-            # The archive a complete crawl of this site holds, made by the same parser and storage:
-            # export is measured on it, so its figure does not wait for (or depend on) a full crawl.
-            export_figure(figures, Path(tmp), f"archive of {r.articles:,} posts built by the floor run")
+    for _ in range(runs):
+        # Each run in a folder of its own, removed at exit (harness.discard_later says why).
+        tmp = harness.scratch_dir("newscrawl-floor-")
+        r = measure(pages, tmp / "bench.sqlite3")
+        floor.add(1000 * r.cpu_per_article)
+        parse.add(1000 * r.parse_cpu_seconds / r.articles)
+        # The archive a complete crawl of this site holds, made by the same parser and storage:
+        # export is measured on it, so its figure does not wait for (or depend on) a full crawl.
+        export_figure(figures, tmp, f"archive of {r.articles:,} posts built by the floor run")
     return figures
 
 

@@ -16,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
-from newscrawl.export import write_post
+from newscrawl.export import PostWriter
 from newscrawl.items import Article
 from newscrawl.jekyll import UnsafePostName
 
@@ -27,6 +27,7 @@ class ExportPipeline:
     def __init__(self, posts_dir: Path, stats: StatsCollector) -> None:
         self.posts_dir = posts_dir
         self.stats = stats
+        self.writer: PostWriter | None = None  # the folder is made when the first article comes
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExportPipeline:
@@ -40,7 +41,9 @@ class ExportPipeline:
         if not isinstance(item, Article):
             return item
         try:
-            written = write_post(self.posts_dir, item)
+            if self.writer is None:
+                self.writer = PostWriter(self.posts_dir)
+            written = self.writer.write(item)
         except UnsafePostName as error:
             self.stats.inc_value("newscrawl/export/unsafe_name")
             logger.warning("not exported: %s", error)
