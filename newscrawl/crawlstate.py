@@ -127,10 +127,11 @@ class CrawlState:
 
     def stored_links(self, url: str) -> list[str] | None:
         """The links recorded with a listing page; None when the database cannot say (fetch it again)."""
-        available, page = self._look_up(lambda: self.archive.page(url), f"links of {url} unknown, it is fetched again")
+        available, links = self._look_up(lambda: self.archive.page_links(url),
+                                         f"links of {url} unknown, it is fetched again")
         if not available:
             return None
-        return list(page.links or []) if page else []
+        return links or []
 
     def remember_listing(self, response: Response, links: list[str]) -> None:
         etag = response.headers.get(b"ETag")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
 # A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
@@ -38,6 +38,16 @@ class Kind(Enum):
     OTHER_SITE_PAGE = "other"  # on the site but not a page newscrawl reads (404.html, assets)
     SHARE = "share"  # an origin share link; its text comes from the text API
     OFFSITE = "offsite"  # anything else: recorded, never requested
+
+
+class Link(NamedTuple):
+    """A link resolved and classified: ``absolute``, ``kind``, and for an article its category (None for
+    a post without one) and slug (``article_id_from_url``)."""
+
+    url: str
+    kind: Kind
+    category: str | None = None
+    slug: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,27 @@ class SitePolicy:
 
     def absolute(self, href: str, base_url: str) -> str | None:
         """``href`` resolved against ``base_url``; site URLs in the configured scheme; None if unusable."""
+        joined = self._join(href, base_url)
+        return joined[0] if joined is not None else None
+
+    def link(self, href: str, base_url: str) -> Link | None:
+        """``absolute`` and ``kind`` of ``href`` in one pass, with an article's category and slug.
+
+        What the spider asks of every link of every page: one split of the URL instead of four.
+        """
+        joined = self._join(href, base_url)
+        if joined is None:
+            return None
+        url, site_path = joined
+        if site_path is None:
+            return Link(url, self.kind(url))
+        article = ARTICLE_PATH.match(site_path)
+        if article:
+            return Link(url, Kind.ARTICLE, article.group("category"), article.group("slug"))
+        return Link(url, _site_kind(site_path))
+
+    def _join(self, href: str, base_url: str) -> tuple[str, str | None] | None:
+        """(``absolute``'s URL, and its unquoted path when it is the site's), or None if unusable."""
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "data:")):
             return None
@@ -94,8 +125,8 @@ class SitePolicy:
             # The site is reachable over http and https; links mix both (and //host/ forms), so one page
             # must have one URL: the configured scheme and netloc, without fragment.
             path = quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~")
-            return urlunsplit((self.site_scheme, self.site_netloc, path, parts.query, ""))
-        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+            return urlunsplit((self.site_scheme, self.site_netloc, path, parts.query, "")), unquote(path)
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, "")), None
 
     def is_site(self, url: str) -> bool:
         """Same host and port as the configured site, over http or https (both serve the same pages)."""
@@ -124,13 +155,7 @@ class SitePolicy:
         host = (parts.hostname or "").lower()
         if self._is_site(parts):
             path = unquote(parts.path or "/")
-            if ARTICLE_PATH.match(path):
-                return Kind.ARTICLE
-            if CATEGORY_PATH.match(path):
-                return Kind.CATEGORY
-            if path in LISTING_PATHS:
-                return Kind.LISTING
-            return Kind.OTHER_SITE_PAGE
+            return Kind.ARTICLE if ARTICLE_PATH.match(path) else _site_kind(path)
         if parts.scheme not in ("http", "https") or _is_ip_literal(host):
             return Kind.OFFSITE
         if host in self.origin_hosts and parts.path == SHARE_PATH and self.info_code(url):
@@ -182,10 +207,6 @@ class SitePolicy:
     def _category_pages(self) -> dict[str, str]:
         return {}
 
-    def category_of_article(self, url: str) -> str | None:
-        m = ARTICLE_PATH.match(unquote(urlsplit(url).path))
-        return m.group("category") if m else None
-
     def start_urls(self) -> list[str]:
         return [self.site_url, urljoin(self.site_url, "feed.xml"), urljoin(self.site_url, "emnews/")]
 
@@ -194,6 +215,15 @@ def article_id_from_url(url: str) -> str | None:
     """The post's slug, as in its file name: the last path segment of a Jekyll post URL without .html."""
     m = ARTICLE_PATH.match(unquote(urlsplit(url).path))
     return m.group("slug") if m else None
+
+
+def _site_kind(path: str) -> Kind:
+    """The kind of a site page that is not an article, by its unquoted path."""
+    if CATEGORY_PATH.match(path):
+        return Kind.CATEGORY
+    if path in LISTING_PATHS:
+        return Kind.LISTING
+    return Kind.OTHER_SITE_PAGE
 
 
 def _is_ip_literal(host: str) -> bool:

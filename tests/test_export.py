@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_jekyll import make_article
+
 from newscrawl.export import PostWriter, export_articles, write_post
 from newscrawl.jekyll import render_post
-
-from test_jekyll import make_article
 
 ARTICLES = [make_article(article_id=f"NW20220214227572492{i}", title=f"标题{i}") for i in range(3)]
 

@@ -305,6 +305,7 @@ def test_known_articles(archive: Archive) -> None:
 def test_pages(archive: Archive) -> None:
     url = "https://finews.withounder.com/category/zhongguofazhanwang.html"
     assert archive.page(url) is None
+    assert archive.page_links(url) is None
     archive.save_page(url, etag='"e1"', last_modified=None, links=["https://a", "https://b"], status=200,
                       fetched_at=T0)
     archive.save_page(url, etag='"e2"', last_modified="x", links=["https://c"], status=200, fetched_at=T0)
@@ -312,6 +313,7 @@ def test_pages(archive: Archive) -> None:
     assert page is not None
     assert (page.etag, page.last_modified, page.links, page.status, page.fetched_at) == (
         '"e2"', "x", ["https://c"], 200, T0)
+    assert archive.page_links(url) == ["https://c"]
 
 
 def test_runs(archive: Archive) -> None:

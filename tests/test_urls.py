@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newscrawl.urls import Kind, SitePolicy, article_id_from_url, redact_url
 
@@ -36,6 +38,31 @@ def test_links_are_resolved_and_classified(href: str, absolute: str, kind: Kind)
     url = SITE.absolute(href, PAGE)
     assert url == absolute
     assert SITE.kind(url) is kind
+    assert SITE.link(href, PAGE) == (absolute, kind, *_article_parts(absolute, kind))
+
+
+def _article_parts(url: str, kind: Kind) -> tuple[str | None, str | None]:
+    if kind is not Kind.ARTICLE:
+        return None, None
+    category = url.removeprefix("http://finews.withounder.com/").split("/")[0]
+    return (None if category.isdigit() else category), article_id_from_url(url)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(list("/.%:#?-_ab12中文")) | st.sampled_from(
+    ["https://", "//", "finews.withounder.com", "finews.zning.xyz", "category/", "2022/02/14/", ".html", "%2F",
+     "%E4%B8%AD", ":8080", "emnews/"]), max_size=12).map("".join))
+def test_link_agrees_with_absolute_and_kind(href: str) -> None:
+    # The spider's one-pass link() must say what absolute(), kind() and article_id_from_url() say apart.
+    link = SITE.link(href, PAGE)
+    url = SITE.absolute(href, PAGE)
+    if url is None:
+        assert link is None
+        return
+    assert link is not None
+    assert (link.url, link.kind) == (url, SITE.kind(url))
+    assert link.slug == (article_id_from_url(url) if link.kind is Kind.ARTICLE else None)
+    assert (link.category is not None) <= (link.kind is Kind.ARTICLE)
 
 
 @pytest.mark.parametrize("href", ["file:///etc/passwd", "ftp://finews.withounder.com/x", "javascript:alert(1)",
@@ -85,8 +112,9 @@ def test_category_pages_and_article_ids() -> None:
     assert article_id_from_url("http://finews.withounder.com/zhongguofazhanwang/2022/02/14/NW202202142275724924.html") \
         == "NW202202142275724924"
     assert article_id_from_url("http://finews.withounder.com/category/x.html") is None
-    assert SITE.category_of_article(PAGE) == "emnews"
-    assert SITE.category_of_article("http://finews.withounder.com/2021/12/08/1.html") is None
+    assert SITE.link(PAGE, PAGE) == (PAGE, Kind.ARTICLE, "emnews", "202112082206735975")
+    assert SITE.link("/2021/12/08/1.html", PAGE) == ("http://finews.withounder.com/2021/12/08/1.html", Kind.ARTICLE,
+                                                    None, "1")
 
 
 def test_passwords_are_redacted() -> None:

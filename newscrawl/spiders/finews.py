@@ -125,23 +125,21 @@ class FinewsSpider(scrapy.Spider):
     def _follow(self, hrefs: list[str], base_url: str,
                 listing_unchanged: bool = False) -> Iterator[scrapy.Request | ArticleSeen]:
         stats = self.crawler.stats
-        wanted: dict[str, bool] = {}  # URL → is an article; in page order, each once
+        wanted: dict[str, str | None] = {}  # URL → the article's slug, None for a listing; in page order, each once
         for href in hrefs:
-            url = self.policy.absolute(href, base_url)
-            if url is None:
+            link = self.policy.link(href, base_url)
+            if link is None:
                 continue
-            kind = self.policy.kind(url)
-            if kind is Kind.ARTICLE:
-                wanted.setdefault(url, True)
+            if link.kind is Kind.ARTICLE:
+                wanted.setdefault(link.url, link.slug)
                 # The site links only some category pages; every post's category page lists all its posts.
-                category = self.policy.category_of_article(url)
-                if category and not self._restricted:
-                    wanted.setdefault(self.policy.category_page(category), False)
-            elif kind in (Kind.CATEGORY, Kind.LISTING) and not self._restricted:
-                wanted.setdefault(url, False)
-            elif kind is Kind.OFFSITE:
+                if link.category and not self._restricted:
+                    wanted.setdefault(self.policy.category_page(link.category), None)
+            elif link.kind in (Kind.CATEGORY, Kind.LISTING) and not self._restricted:
+                wanted.setdefault(link.url, None)
+            elif link.kind is Kind.OFFSITE:
                 stats.inc_value("newscrawl/spider/offsite_links")
-                self.logger.debug("offsite link recorded, not requested: %s", url)
+                self.logger.debug("offsite link recorded, not requested: %s", link.url)
         if self.max_links_per_page and len(wanted) > self.max_links_per_page:
             # A real listing names at most a few hundred pages; thousands mean a broken or hostile page,
             # which must not turn into thousands of requests (memory and time stay bounded).
@@ -149,19 +147,19 @@ class FinewsSpider(scrapy.Spider):
             self.logger.warning("%s links %d pages; following the first %d (NEWSCRAWL_MAX_LINKS_PER_PAGE)",
                                 base_url, len(wanted), self.max_links_per_page)
         unchanged: list[str] = []
-        for url, is_article in list(wanted.items())[:self.max_links_per_page or None]:
+        for url, slug in list(wanted.items())[:self.max_links_per_page or None]:
             if url in self.scheduled:
                 continue
-            if is_article and listing_unchanged and self.state.unchanged_since_listed(url):
+            if slug is not None and listing_unchanged and self.state.unchanged_since_listed(url):
                 # Listed on a page that has not changed since the archive last saw it: the site rebuilds
                 # its listings whenever a post is added, removed or retitled, so the post is as archived.
                 if url not in self.sighted:
                     self.sighted.add(url)
                     stats.inc_value("newscrawl/spider/article_skipped_unchanged")
-                    unchanged.append(article_id_from_url(url) or "")
+                    unchanged.append(slug)
                 continue
             self.scheduled.add(url)
-            yield self._article_request(url) if is_article else self._listing_request(url)
+            yield self._article_request(url) if slug is not None else self._listing_request(url)
         if unchanged:
             yield ArticleSeen(article_ids=unchanged, url=base_url)
 

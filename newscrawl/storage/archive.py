@@ -501,6 +501,13 @@ class Archive:
         return PageRecord(url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
                           links=list(row["links"]), fetched_at=row["fetched_at"], status=row["status"])
 
+    def page_links(self, url: str) -> list[str] | None:
+        """The links recorded with the listing page at ``url``, or None: ``page(url).links`` in one narrow
+        query (an incremental run asks it for every listing that answers 304)."""
+        with self._read() as connection:
+            links = connection.execute(select(PAGES.c.links).where(PAGES.c.url == url)).scalar()
+        return None if links is None else list(links)
+
     def page_validators(self) -> dict[str, tuple[str | None, str | None]]:
         """(etag, last_modified) of every recorded listing page, keyed by URL (one query for a whole crawl)."""
         with self._read() as connection:

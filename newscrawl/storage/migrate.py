@@ -8,18 +8,24 @@ lock on PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite): the second
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL, Connection
 
 from newscrawl.storage.engine import READ_ONLY, create_archive_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only to migrate (and to list old revisions): opening an archive at the current
+# revision, which every command does, reads one row instead (Alembic and its tree cost ~0.15 s a start).
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The newest schema revision this code knows: the head of the migration tree (tests/test_migrations.py
+#: checks that they agree).
+HEAD_REVISION = "0002_search"
+#: Alembic's bookkeeping table: one row, the database's revision.
+VERSION_TABLE = "alembic_version"
 #: First key of every advisory lock newscrawl takes on PostgreSQL ("nc"); the second names what is locked.
 ADVISORY_LOCK_NAMESPACE = 0x6E63
 _MIGRATION_LOCK = 0
@@ -39,6 +45,8 @@ class SchemaTooNew(ArchiveError):
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for the archive's migration tree, bound to ``connection`` if given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -48,13 +56,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest schema revision this code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the tree ships with the package
-        raise ArchiveError("the newscrawl migration tree has no revisions")
-    return head
+    return HEAD_REVISION
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
@@ -65,7 +72,7 @@ def current_revision(db: str | URL | Engine) -> str | None:
         with engine.connect() as connection:
             # Only reading: on SQLite this must not queue for the write lock behind a running crawl.
             connection.execution_options(**{READ_ONLY: True})
-            return MigrationContext.configure(connection).get_current_revision()
+            return _revision(connection)
     finally:
         if owned:
             engine.dispose()
@@ -85,6 +92,8 @@ def is_empty(db: str | URL | Engine) -> bool:
 
 def upgrade_database(db: str | URL | Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Create or migrate the archive's schema up to ``revision``: (the revision before, the one after)."""
+    from alembic import command
+
     engine, owned = _engine(db)
     try:
         with engine.connect() as connection:
@@ -101,19 +110,29 @@ def upgrade_database(db: str | URL | Engine, revision: str = "head") -> tuple[st
                             text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
                             {"namespace": ADVISORY_LOCK_NAMESPACE, "key": _MIGRATION_LOCK},
                         )
-                    before = MigrationContext.configure(connection).get_current_revision()
+                    before = _revision(connection)
                     command.upgrade(alembic_config(connection), revision)
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                         if broken:
                             raise ArchiveError(f"migration left dangling foreign keys: {broken[:5]}")
-                    return before, MigrationContext.configure(connection).get_current_revision()
+                    return before, _revision(connection)
             finally:
                 if sqlite:
                     _driver_execute(connection, "PRAGMA foreign_keys=ON")
     finally:
         if owned:
             engine.dispose()
+
+
+def _revision(connection: Connection) -> str | None:
+    # What Alembic's MigrationContext.get_current_revision reads, without loading Alembic.
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise ArchiveError(f"the archive records several schema revisions ({', '.join(sorted(rows))})")
+    return rows[0] if rows else None
 
 
 def _driver_execute(connection: Connection, sql: str) -> None:
