@@ -57,6 +57,7 @@ class CrawlRun:
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (kind, status) -> count
     stats: dict[str, Any] | None = None
     log: Path | None = None
+    cpu_seconds_each: list[float] = field(default_factory=list)  # by process, in start order
 
     @property
     def total_requests(self) -> int:
@@ -105,12 +106,12 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
                 timeout: float = CRAWL_TIMEOUT_S) -> tuple[int, float, float, float]:
     """(exit code, wall s, CPU s, peak RSS MB) of one subprocess, its output in ``log``."""
     (code, cpu, rss), wall = run_processes([cmd], env=env, logs=[log], timeout=timeout)
-    return code[0], wall, cpu, rss
+    return code[0], wall, cpu[0], rss
 
 
 def run_processes(cmds: Sequence[Sequence[str]], *, env: dict[str, str], logs: Sequence[Path],
-                  timeout: float = CRAWL_TIMEOUT_S) -> tuple[tuple[list[int], float, float], float]:
-    """Subprocesses started together: ((exit codes, CPU s summed, largest peak RSS MB), wall s until the
+                  timeout: float = CRAWL_TIMEOUT_S) -> tuple[tuple[list[int], list[float], float], float]:
+    """Subprocesses started together: ((exit codes, CPU s of each, largest peak RSS MB), wall s until the
     last one ended), the output of each in its log."""
     outs = [log.open("ab") for log in logs]
     try:
@@ -121,7 +122,9 @@ def run_processes(cmds: Sequence[Sequence[str]], *, env: dict[str, str], logs: S
         watchdogs = [threading.Timer(timeout, proc.kill) for proc in procs]
         for watchdog in watchdogs:
             watchdog.start()
-        codes, cpu, rss = [], 0.0, 0.0
+        codes: list[int] = []
+        cpu: list[float] = []
+        rss = 0.0
         try:
             for proc in procs:
                 # wait4, not Popen.wait: it returns this child's own rusage (CPU, peak RSS), which
@@ -129,7 +132,7 @@ def run_processes(cmds: Sequence[Sequence[str]], *, env: dict[str, str], logs: S
                 _, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 codes.append(proc.returncode)
-                cpu += usage.ru_utime + usage.ru_stime
+                cpu.append(usage.ru_utime + usage.ru_stime)
                 rss = max(rss, usage.ru_maxrss / 1024)
         finally:
             for watchdog in watchdogs:
@@ -196,7 +199,7 @@ def crawl_once(server: harness.Nginx, proxy_url: str, work: Path, label: str,
     stats_file = work / f"stats-{names[0]}.json"
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else None
     code = next((c for c in codes if c != 0), 0)
-    return CrawlRun(code, wall, cpu, rss, count_articles(db), requests, stats, logs[codes.index(code)])
+    return CrawlRun(code, wall, sum(cpu), rss, count_articles(db), requests, stats, logs[codes.index(code)], cpu)
 
 
 def export_once(work: Path) -> tuple[int, float, str | None]:
@@ -326,9 +329,10 @@ def latency_runs(server: harness.Nginx, base: Path, label: str, rate: harness.Fi
         rate.add(slow.articles_archived / slow.wall_seconds)
         _note_completeness(rate, slow, posts)
         if workers > 1:
+            each = " + ".join(f"{1000 * c / slow.articles_archived:.1f}" for c in slow.cpu_seconds_each)
             rate.note += (f"; {1000 * slow.cpu_seconds / slow.articles_archived:.1f} CPU ms/article (all "
-                          f"processes); wall time until the last process ended, its {SHARED_IDLE_S} s idle wait "
-                          "included")
+                          f"processes: {each}); wall time until the last process ended, its {SHARED_IDLE_S} s "
+                          "idle wait included")
         if serial_rate:
             ratio.add(rate.values[-1] / serial_rate)
         if not keep:
