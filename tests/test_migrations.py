@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,7 +16,7 @@ from test_storage import SEED_ID, T0, emnews_article, sample_articles, seed_arti
 
 from newscrawl.storage import Archive, Base, current_revision, head_revision, upgrade_database
 from newscrawl.storage.engine import create_archive_engine
-from newscrawl.storage.migrate import alembic_config
+from newscrawl.storage.migrate import ArchiveError, alembic_config
 
 FIRST_REVISION = "0001_initial"
 
@@ -39,6 +40,28 @@ def test_tree_is_linear_with_two_revisions() -> None:
     chain = [script.revision for script in scripts.walk_revisions()]
     assert chain == [head_revision(), FIRST_REVISION]
     assert head_revision() == "0002_search"
+
+
+def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
+    # Opening an archive reads alembic_version itself (Alembic loads only to migrate): it must agree with
+    # Alembic on a new, a migrated and a damaged database.
+    engine = create_archive_engine(db_url)
+    try:
+        def alembic_says() -> str | None:
+            with engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+
+        assert current_revision(engine) is None and alembic_says() is None
+        upgrade_database(engine, FIRST_REVISION)
+        assert current_revision(engine) == alembic_says() == FIRST_REVISION
+        upgrade_database(engine)
+        assert current_revision(engine) == alembic_says() == head_revision()
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0009_elsewhere')"))
+        with pytest.raises(ArchiveError, match="several schema revisions"):
+            current_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str) -> None:
