@@ -33,11 +33,6 @@ class ExportReport:
         return self.written + self.unchanged
 
 
-def write_post(out_dir: Path, article: Article) -> bool:
-    """Write ``article`` as a post file under ``out_dir``; False when the file already says the same."""
-    return PostWriter(out_dir).write(article)
-
-
 class PostWriter:
     """Writes posts into one folder, created and resolved once (not for every post).
 
@@ -55,7 +50,11 @@ class PostWriter:
         self.listed = {entry.name for entry in os.scandir(self.root)} if list_folder else None
 
     def write(self, article: Article) -> bool:
-        # post_filename refuses any name with a separator, "..", or a leading dot: the file is in root.
+        """Write ``article`` as a post file; False when the file already says the same.
+
+        Raises UnsafePostName for an article whose id or date cannot make a safe name: post_filename
+        refuses any name with a separator, "..", or a leading dot, so the file is always in the folder.
+        """
         name = post_filename(article)
         path = self.root / name
         data = render_post(article).encode("utf-8")

@@ -17,15 +17,14 @@
 
 with no newline after the last line, as the site's files end. The article html is the origin's HTML when
 the origin answered (it is the post file's text byte for byte), else the mirror's HTML, written back in
-the post's Markdown form when that form is certain to render the same page. ``post_filename`` and
-``post_path`` refuse names that could leave the export folder. Pure: no Scrapy, no file writes.
+the post's Markdown form when that form is certain to render the same page. ``post_filename`` refuses
+names that could leave the export folder. Pure: no Scrapy, no file writes.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 from newscrawl.items import Article
@@ -97,15 +96,6 @@ def post_filename(article: Article) -> str:
         raise UnsafePostName(f"article {article_id} has no published_at: a post file name needs a date")
     day = _site_time(article.published_at)
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}-{article_id}.md"
-
-
-def post_path(out_dir: Path | str, article: Article) -> Path:
-    """Where the post file goes in ``out_dir`` (pass the ``_posts`` folder); checked to stay inside it."""
-    root = Path(out_dir).resolve()
-    path = (root / post_filename(article)).resolve()
-    if path.parent != root:
-        raise UnsafePostName(f"post file {path} would be outside {root}")
-    return path
 
 
 def article_markup(article: Article) -> str:

@@ -20,7 +20,6 @@ from newscrawl.jekyll import (
     article_markup,
     parse_post,
     post_filename,
-    post_path,
     render_post,
     yaml_quote,
     yaml_unquote,
@@ -159,8 +158,6 @@ def test_unsafe_article_ids_are_refused(article_id: str, tmp_path: Path) -> None
     article = make_article(article_id=article_id)
     with pytest.raises(UnsafePostName):
         post_filename(article)
-    with pytest.raises(UnsafePostName):
-        post_path(tmp_path, article)
 
 
 def test_missing_date_is_refused() -> None:
@@ -168,11 +165,6 @@ def test_missing_date_is_refused() -> None:
         post_filename(make_article(published_at=None))
     with pytest.raises(UnsafePostName):
         render_post(make_article(published_at=None))
-
-
-def test_post_path_is_inside_the_folder(tmp_path: Path) -> None:
-    path = post_path(tmp_path, make_article(article_id="init"))
-    assert path == tmp_path.resolve() / "2022-02-14-init.md"
 
 
 @pytest.mark.parametrize("title", ['他说："---"', "a\\b", "line\nbreak", "tab\there", "#not a comment",
