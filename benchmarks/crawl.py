@@ -47,17 +47,21 @@ SHARED_IDLE_S = 5
 
 @dataclass
 class CrawlRun:
-    """One crawler process: what it cost and what it did."""
+    """One crawl, by one process or several sharing it: what it cost and what it did."""
 
     returncode: int
     wall_seconds: float
-    cpu_seconds: float
+    cpu_seconds_each: list[float]  # by process, in start order
     max_rss_mb: float
     articles_archived: int | None
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (kind, status) -> count
     stats: dict[str, Any] | None = None
     log: Path | None = None
-    cpu_seconds_each: list[float] = field(default_factory=list)  # by process, in start order
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU of all the run's processes."""
+        return sum(self.cpu_seconds_each)
 
     @property
     def total_requests(self) -> int:
@@ -199,7 +203,7 @@ def crawl_once(server: harness.Nginx, proxy_url: str, work: Path, label: str,
     stats_file = work / f"stats-{names[0]}.json"
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else None
     code = next((c for c in codes if c != 0), 0)
-    return CrawlRun(code, wall, sum(cpu), rss, count_articles(db), requests, stats, logs[codes.index(code)], cpu)
+    return CrawlRun(code, wall, cpu, rss, count_articles(db), requests, stats, logs[codes.index(code)])
 
 
 def export_once(work: Path) -> tuple[int, float, str | None]:
