@@ -13,6 +13,7 @@ import json
 import operator
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -155,8 +156,9 @@ class StorySketch:
 class StoryText:
     """What the near-text rule compares, derived once per post: costly to compute, cheap to compare.
 
-    The dedupe pipeline keeps the sketch of every post it meets and derives the whole (the shingle set)
-    again only for the rare pair the sketches cannot tell apart.
+    The dedupe pipeline keeps the sketch of every post it meets, and the archive keeps every stored
+    post's sketch (``story_sketches``); the whole (the shingle set) is derived again only for the rare
+    pair the sketches cannot tell apart.
     """
 
     text: str
@@ -168,29 +170,48 @@ class StoryText:
         text = _story_text(article)
         if not text:
             return None
-        shingles = frozenset(_bigrams(text))
-        bits = _sketch(shingles)
-        sketch = StorySketch(
-            length=len(text),
-            digest=text if len(text) <= DIGEST_MAX_CHARS else None,
-            numbers=" ".join(sorted(set(_NUMBER.findall(text)))),
-            simhash=article.simhash if article.simhash is not None else simhash(text),
-            size=len(shingles),
-            bits=bits,
-            folded=len(shingles) - bits.bit_count(),
-        )
-        return cls(text=text, shingles=shingles, sketch=sketch)
+        return _prepare(text, article.simhash)
+
+
+def story_sketch(article: Article) -> StorySketch | None:
+    """The sketch of ``article``'s text (None when it has none): what the archive keeps of every post.
+
+    The dedupe pipeline and the store both ask for the same item's sketch; it is derived once.
+    """
+    text = StoryText.of(article)
+    return text.sketch if text is not None else None
+
+
+@lru_cache(maxsize=4)
+def _prepare(text: str, known_simhash: int | None) -> StoryText:
+    shingles = frozenset(_bigrams(text))
+    bits = _sketch(shingles)
+    sketch = StorySketch(
+        length=len(text),
+        digest=text if len(text) <= DIGEST_MAX_CHARS else None,
+        numbers=" ".join(sorted(set(_NUMBER.findall(text)))),
+        simhash=known_simhash if known_simhash is not None else simhash(text),
+        size=len(shingles),
+        bits=bits,
+        folded=len(shingles) - bits.bit_count(),
+    )
+    return StoryText(text=text, shingles=shingles, sketch=sketch)
 
 
 # The sketch's size: a few hundred shingles set a few per cent of its bits, so unrelated texts share few.
 SKETCH_BITS = 1 << 12
+# Sketches are stored (docs/schema.md, ``story_sketches``): a stored sketch of another version is not
+# compared but derived again from the post's text. Bump it whenever a sketch of the same text would
+# change: the bit count, the hash below, normalisation, shingles, DIGEST_MAX_CHARS or the figures' pattern.
+SKETCH_VERSION = 1
 
 
 def _sketch(shingles: frozenset[str]) -> int:
-    # Python's string hash: fast, and the sketch never leaves the process (the bound holds for any hash).
+    # CRC-32 of the UTF-8 shingle: as fast as Python's own string hash here, and unlike it the same in
+    # every process, which a stored sketch needs (the bound holds for any hash).
     sketch = bytearray(SKETCH_BITS // 8)
     for shingle in shingles:
-        position = hash(shingle) & (SKETCH_BITS - 1)
+        position = zlib.crc32(shingle.encode("utf-8")) & (SKETCH_BITS - 1)
         sketch[position >> 3] |= 1 << (position & 7)
     return int.from_bytes(sketch, "little")
 

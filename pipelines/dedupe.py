@@ -5,8 +5,8 @@
   upserts it.
 * The same story posted under two ids stays two posts (the export must give both back) but gets one
   ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order.
-  Candidates come from the archive (``story_candidates``); the rules (same eastmoney id, same
-  content, near-identical text) are in newscrawl.stories.
+  Candidates come from the archive (``story_candidates``, and their sketches from ``story_sketches``);
+  the rules (same eastmoney id, same content, near-identical text) are in newscrawl.stories.
 Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``. Its archive
 reads wait for a database that is briefly unavailable, as the store does (``newscrawl/dedupe/retried``):
 a story id is never guessed without them. See docs/pipelines.md and docs/reliability.md.
@@ -39,10 +39,10 @@ NEAR_TEXT_WINDOW = timedelta(hours=12)
 # tell apart, and the posts just met.
 TEXT_CACHE_SIZE = 64
 # Sketches (about a kilobyte each) of the posts a crawl meets, up to this many (~30 MB): a crawl visits
-# posts in listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl,
-# and deriving a sketch again means reading and re-shingling the post's text. Enough for a whole crawl
-# of 30,000 posts (a daily run meets a few hundred); beyond it memory stays bounded, and the crawl slows
-# as evicted sketches are derived again (docs/performance.md, "Memory").
+# posts in listing order, not by date, so the neighbours of a post were met anywhere earlier in the crawl.
+# A sketch this process has not met, or has forgotten, is read from the archive (``story_sketches``) with
+# the other candidates' in one query; only a post archived before schema revision 0003 is read whole and
+# re-shingled.
 SKETCH_CACHE_SIZE = 30_000
 
 
@@ -113,6 +113,7 @@ class DedupePipeline:
                 return candidate, reason
         if mine is None or item.published_at is None:
             return None
+        self._load_sketches([c.article_id for c in candidates if c.article_id not in self.sketches])
         for candidate in candidates:
             sketch = self._sketch(candidate.article_id)
             if sketch is None:
@@ -124,6 +125,13 @@ class DedupePipeline:
             if verdict:
                 return candidate, "near_text"
         return None
+
+    def _load_sketches(self, article_ids: list[str]) -> None:
+        # The archive keeps a sketch of every post stored since schema revision 0003: one query for all
+        # the candidates this process has not met (or has forgotten), instead of reading each one's text.
+        if article_ids:
+            for article_id, sketch in self.state.archive.story_sketches(article_ids).items():
+                _put(self.sketches, article_id, sketch, SKETCH_CACHE_SIZE)
 
     def _sketch(self, article_id: str) -> StorySketch | None:
         if article_id in self.sketches:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import BigInteger, Integer, String, Text, inspect, text
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, inspect, text
 from sqlalchemy.sql.schema import Column
 
 from newscrawl.storage import Archive, Base
@@ -93,6 +93,8 @@ def _doc_type(column: Column[object]) -> str:
         return "integer"
     if isinstance(kind, Text):
         return "text"
+    if isinstance(kind, LargeBinary):
+        return "bytes"
     if isinstance(kind, String):
         return f"varchar({kind.length})"
     raise AssertionError(f"no documented name for the type of {column}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +26,7 @@ from newscrawl.stories import (
     same_story,
     simhash,
     story_key,
+    story_sketch,
 )
 
 POSTS = json.loads((Path(__file__).resolve().parent / "fixtures" / "stories" / "posts.json").read_text("utf-8"))
@@ -175,3 +178,30 @@ def test_sketch_is_small() -> None:
     text = StoryText.of(post("202112082206885586"))
     assert text is not None and text.sketch.digest is None and text.sketch.length > 200
     assert sys.getsizeof(text.sketch.bits) <= SKETCH_BITS // 8 + 64
+
+
+_SKETCH_IN_A_NEW_PROCESS = """
+import json, sys
+from datetime import datetime
+from newscrawl.items import Article
+from newscrawl.stories import story_sketch
+fields = json.loads(sys.stdin.read())
+fields["published_at"] = datetime.fromisoformat(fields["published_at"])
+sketch = story_sketch(Article(url="u", **fields))
+print(json.dumps([sketch.bits, sketch.folded, sketch.simhash, sketch.numbers]))
+"""
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_sketch_is_the_same_in_every_process(hash_seed: str) -> None:
+    # The archive keeps each post's sketch and other processes compare theirs with it: the sketch must not
+    # depend on the process (Python's own string hash does, through PYTHONHASHSEED).
+    article_id = "202112082206885586"
+    mine = story_sketch(post(article_id))
+    assert mine is not None
+    done = subprocess.run(
+        [sys.executable, "-c", _SKETCH_IN_A_NEW_PROCESS], input=json.dumps({"article_id": article_id,
+                                                                           **POSTS[article_id]}),
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
+    assert json.loads(done.stdout) == [mine.bits, mine.folded, mine.simhash, mine.numbers]

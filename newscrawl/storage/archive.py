@@ -64,9 +64,11 @@ from newscrawl.storage.models import (
     ArticleRow,
     CrawlRunRow,
     PageRow,
+    StorySketchRow,
 )
 from newscrawl.storage.search import SearchHit
 from newscrawl.storage.types import AwareDateTime, to_site_time
+from newscrawl.stories import SKETCH_BITS, SKETCH_VERSION, StorySketch, story_sketch
 from newscrawl.urls import redact_url
 
 #: How long opening an archive waits for another process that holds a new SQLite file's lock.
@@ -81,6 +83,7 @@ ARTICLES: Table = cast(Table, ArticleRow.__table__)
 REVISIONS: Table = cast(Table, ArticleRevisionRow.__table__)
 RUNS: Table = cast(Table, CrawlRunRow.__table__)
 PAGES: Table = cast(Table, PageRow.__table__)
+SKETCHES: Table = cast(Table, StorySketchRow.__table__)
 
 _UINT64 = 1 << 64
 _INT64_MAX = (1 << 63) - 1
@@ -298,6 +301,7 @@ class Archive:
         # Insert first: a crawl stores mostly new articles, and then this one statement is the whole upsert.
         first = {**values, "first_seen_at": seen_at, "last_seen_at": seen_at, "changed_at": seen_at, "revision": 1}
         if _insert_new(connection, ARTICLES, first, key=("article_id",)):
+            self._store_sketch(connection, article)
             return "new"
         old = connection.execute(
             select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
@@ -327,8 +331,18 @@ class Archive:
             revision=old["revision"] + 1,
         )
         _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
+        self._store_sketch(connection, article, replace=True)
         logger.debug("article %s changed: revision %s", article.article_id, values["revision"])
         return "updated"
+
+    @staticmethod
+    def _store_sketch(connection: Connection, article: Article, *, replace: bool = False) -> None:
+        # The sketch follows the content it was derived from: written with it, replaced when it changes.
+        sketch = story_sketch(article)
+        if replace and sketch is None:
+            connection.execute(SKETCHES.delete().where(SKETCHES.c.article_id == article.article_id))
+        if sketch is not None:
+            _upsert(connection, SKETCHES, sketch_values(article.article_id, sketch), key=("article_id",))
 
     def mark_seen(self, article_id: str, seen_at: datetime) -> bool:
         """Move ``last_seen_at`` of an archived, unchanged article; False if it is not archived."""
@@ -404,6 +418,21 @@ class Archive:
         with self._read() as connection:
             rows = connection.execute(_story_candidates_statement(), parameters).all()
         return [StoryCandidate(*row) for row in rows]
+
+    def story_sketches(self, article_ids: Iterable[str]) -> dict[str, StorySketch]:
+        """The stored sketches of these articles: those archived with one of this code's SKETCH_VERSION.
+
+        An article missing from the answer has no text, predates ``story_sketches`` (schema revision
+        0003) or has a sketch of another version; the caller derives its sketch from its text.
+        """
+        ids = sorted(set(article_ids))
+        found: dict[str, StorySketch] = {}
+        with self._read() as connection:
+            # Chunks keep each statement under SQLite's bound-parameter limit.
+            for start in range(0, len(ids), 500):
+                rows = connection.execute(_sketches_statement(), {"ids": ids[start:start + 500]})
+                found.update((row[0], sketch_from_row(row)) for row in rows)
+        return found
 
     def known_article(self, url: str) -> KnownArticle | None:
         """Validators and content hash of the article archived from ``url``, for a conditional request."""
@@ -632,6 +661,32 @@ def _story_candidates_statement() -> Any:
         ))
         .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
     )
+
+
+@lru_cache(maxsize=1)
+def _sketches_statement() -> Any:
+    columns = ("article_id", "length", "digest", "numbers", "simhash", "size", "bits", "folded")
+    return (
+        select(*(SKETCHES.c[name] for name in columns))
+        .where(SKETCHES.c.article_id.in_(bindparam("ids", expanding=True)))
+        .where(SKETCHES.c.version == SKETCH_VERSION)
+    )
+
+
+def sketch_values(article_id: str, sketch: StorySketch) -> dict[str, Any]:
+    """The ``story_sketches`` row of an article's sketch."""
+    return {
+        "article_id": article_id, "version": SKETCH_VERSION, "length": sketch.length, "digest": sketch.digest,
+        "numbers": sketch.numbers, "simhash": _signed(sketch.simhash), "size": sketch.size,
+        "folded": sketch.folded, "bits": sketch.bits.to_bytes(SKETCH_BITS // 8, "little"),
+    }
+
+
+def sketch_from_row(row: Sequence[Any]) -> StorySketch:
+    """A ``StorySketch`` from the columns of ``_sketches_statement``, in its order."""
+    _, length, digest, numbers, simhash, size, bits, folded = row
+    return StorySketch(length=length, digest=digest, numbers=numbers, simhash=simhash, size=size,
+                       bits=int.from_bytes(bits, "little"), folded=folded)
 
 
 @lru_cache(maxsize=8)

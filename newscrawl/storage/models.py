@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from newscrawl.storage.types import AwareDateTime, JSONDocument
@@ -99,6 +99,29 @@ class ArticleRevisionRow(Base):
     seen_until: Mapped[datetime] = mapped_column(AwareDateTime)
     replaced_at: Mapped[datetime] = mapped_column(AwareDateTime)
     run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class StorySketchRow(Base):
+    """What the dedupe pipeline compares of an article's text (newscrawl.stories.StorySketch).
+
+    Derived data, written with the article's content by the store, so that no crawl has to read and
+    re-shingle an archived post's text to compare it with a new one. Internal: its columns may change
+    with ``version`` (rows of another version are ignored and derived again from ``articles``).
+    """
+
+    __tablename__ = "story_sketches"
+
+    article_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str | None] = mapped_column(Text)
+    numbers: Mapped[str] = mapped_column(Text)
+    simhash: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    folded: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CrawlRunRow(Base):
