@@ -6,12 +6,13 @@ Each crawl is the real thing, as a user runs it: ``python -m scrapy crawl finews
 repository root, with ``http_proxy`` pointing at nginx (so the real host names are crawled), the archive
 in a fresh SQLite file, the project's default settings otherwise (``--setting`` adds ``-s`` overrides).
 Measured per run: wall time; CPU seconds and peak RSS of the crawler process (``os.wait4``'s rusage, which
-covers the process and any children it waited for); articles archived (rows of ``articles``); requests by
-kind and status (nginx's access log). Then, on the same archive, an incremental re-crawl of the unchanged
-site (requests made, article pages downloaded in full, wall time as a fraction of the full crawl's) and
-``python -m newscrawl export`` (posts written per second). Last, the crawl at latency (nginx adds 20 ms to
-every request): one process, then two processes sharing one crawl through a throw-away redis-server
-(docs/distributed.md), both writing one SQLite archive. See docs/performance.md.
+covers the process and any children it waited for, taken by a small launcher: see ``_LAUNCHER``);
+articles archived (rows of ``articles``); requests by kind and status (nginx's access log). Then, on the
+same archive, an incremental re-crawl of the unchanged site (requests made, article pages downloaded in
+full, wall time as a fraction of the full crawl's) and ``python -m newscrawl export`` (posts written per
+second). Last, the crawl at latency (nginx adds 20 ms to every request): one process, then two processes
+sharing one crawl through a throw-away redis-server (docs/distributed.md), both writing one SQLite
+archive. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -113,40 +115,65 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
     return code[0], wall, cpu[0], rss
 
 
+# Linux carries a process's peak RSS over exec: a child forked (or vforked) from this benchmark process starts
+# its ru_maxrss at this process's own peak, hundreds of MB once the floor's saved pages are loaded (a 20,000-
+# post crawl measured 311 MB from run_all.py against 198 MB from a small parent; docs/performance.md). So a
+# small launcher forks each measured command and reports the rusage of that command alone.
+_LAUNCHER = """
+import json, os, signal, sys
+usage_file, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
+_, status, usage = os.wait4(pid, 0)
+with open(usage_file, "w") as out:
+    json.dump({"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_processes(cmds: Sequence[Sequence[str]], *, env: dict[str, str], logs: Sequence[Path],
                   timeout: float = CRAWL_TIMEOUT_S) -> tuple[tuple[list[int], list[float], float], float]:
     """Subprocesses started together: ((exit codes, CPU s of each, largest peak RSS MB), wall s until the
     last one ended), the output of each in its log."""
     outs = [log.open("ab") for log in logs]
+    usage_files = [log.with_name(log.name + ".rusage.json") for log in logs]
     try:
         wall0 = time.perf_counter()
-        procs = [subprocess.Popen(cmd, cwd=harness.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-                 for cmd, out in zip(cmds, outs, strict=True)]
-        # A hung crawl must not hang the benchmark: kill it after the timeout (wait4 then returns).
-        watchdogs = [threading.Timer(timeout, proc.kill) for proc in procs]
+        # Each in a session of its own, so that a timeout kills the launcher and the command together.
+        procs = [subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(usage), *cmd], cwd=harness.REPO_ROOT,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                 for cmd, out, usage in zip(cmds, outs, usage_files, strict=True)]
+        # A hung crawl must not hang the benchmark: kill it after the timeout.
+        watchdogs = [threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL)) for proc in procs]
         for watchdog in watchdogs:
             watchdog.start()
         codes: list[int] = []
-        cpu: list[float] = []
-        rss = 0.0
         try:
             for proc in procs:
-                # wait4, not Popen.wait: it returns this child's own rusage (CPU, peak RSS), which
-                # RUSAGE_CHILDREN would mix with every other child (nginx, earlier runs).
-                _, status, usage = os.wait4(proc.pid, 0)
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                codes.append(proc.returncode)
-                cpu.append(usage.ru_utime + usage.ru_stime)
-                rss = max(rss, usage.ru_maxrss / 1024)
+                codes.append(proc.wait())
         finally:
             for watchdog in watchdogs:
                 watchdog.cancel()
         # Waited in start order: the last one waited for may have ended before an earlier one, so the
         # wall time is the end of the slowest, which is what a user of the workers waits for.
         wall = time.perf_counter() - wall0
+        cpu: list[float] = []
+        rss = 0.0
+        for usage_file in usage_files:
+            # wait4's rusage of the command: its own CPU and peak RSS, and those of any children it waited for.
+            usage = json.loads(usage_file.read_text()) if usage_file.exists() else {"cpu": 0.0, "maxrss_kb": 0}
+            cpu.append(usage["cpu"])
+            rss = max(rss, usage["maxrss_kb"] / 1024)
     finally:
         for out in outs:
             out.close()
+        for usage_file in usage_files:
+            usage_file.unlink(missing_ok=True)
     return (codes, cpu, rss), wall
 
 
