@@ -355,9 +355,7 @@ class Archive:
         later = case((ARTICLES.c.last_seen_at < seen, seen), else_=ARTICLES.c.last_seen_at)
         updated = 0
         with self._engine.begin() as connection:
-            # Chunks keep each statement under SQLite's bound-parameter limit.
-            for start in range(0, len(article_ids), 500):
-                chunk = list(article_ids[start:start + 500])
+            for chunk in _id_chunks(article_ids):
                 result = connection.execute(
                     update(ARTICLES).where(ARTICLES.c.article_id.in_(chunk)).values(last_seen_at=later)
                 )
@@ -428,9 +426,8 @@ class Archive:
         ids = sorted(set(article_ids))
         found: dict[str, StorySketch] = {}
         with self._read() as connection:
-            # Chunks keep each statement under SQLite's bound-parameter limit.
-            for start in range(0, len(ids), 500):
-                rows = connection.execute(_sketches_statement(), {"ids": ids[start:start + 500]})
+            for chunk in _id_chunks(ids):
+                rows = connection.execute(_sketches_statement(), {"ids": chunk})
                 found.update((row[0], sketch_from_row(row)) for row in rows)
         return found
 
@@ -661,6 +658,12 @@ def _story_candidates_statement() -> Any:
         ))
         .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
     )
+
+
+def _id_chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``size``: each statement stays under SQLite's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start:start + size])
 
 
 @lru_cache(maxsize=1)
