@@ -120,7 +120,7 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
 # post crawl measured 311 MB from run_all.py against 198 MB from a small parent; docs/performance.md). So a
 # small launcher forks each measured command and reports the rusage of that command alone.
 _LAUNCHER = """
-import json, os, signal, sys
+import json, os, sys
 usage_file, argv = sys.argv[1], sys.argv[2:]
 pid = os.fork()
 if pid == 0:
@@ -128,7 +128,6 @@ if pid == 0:
         os.execvp(argv[0], argv)
     finally:
         os._exit(127)
-signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
 _, status, usage = os.wait4(pid, 0)
 with open(usage_file, "w") as out:
     json.dump({"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}, out)
