@@ -41,8 +41,9 @@ import scale_site
 
 ARTICLE_PATH = re.compile(r"^/(?:[^/]+/)?\d{4}/\d{2}/\d{2}/[^/]+\.html$")
 CRAWL_TIMEOUT_S = 3 * 3600
-# Processes of the shared crawl at latency, and how long each waits on an empty frontier before it ends
-# (NEWSCRAWL_REDIS_IDLE_SECONDS; Scrapy checks every 5 s, so ending takes 5-10 s after the last request).
+# Processes of the shared crawl at latency, and how long each waits on an empty frontier while another is
+# still busy (NEWSCRAWL_REDIS_IDLE_SECONDS). A process ends once the frontier is empty and every process is
+# idle: the last one at once, the other at its next engine heartbeat (every 5 s; newscrawl.frontier).
 SHARED_WORKERS = 2
 SHARED_IDLE_S = 5
 
@@ -361,8 +362,7 @@ def latency_runs(server: harness.Nginx, base: Path, label: str, rate: harness.Fi
         if workers > 1:
             each = " + ".join(f"{1000 * c / slow.articles_archived:.1f}" for c in slow.cpu_seconds_each)
             rate.note += (f"; {1000 * slow.cpu_seconds / slow.articles_archived:.1f} CPU ms/article (all "
-                          f"processes: {each}); wall time until the last process ended, its {SHARED_IDLE_S} s "
-                          "idle wait included")
+                          f"processes: {each}); wall time until the last process ended")
         if serial_rate:
             ratio.add(rate.values[-1] / serial_rate)
         if not keep:

@@ -5,8 +5,6 @@
 * ``RawArchiveExtension`` (NEWSCRAWL_RAW_ARCHIVE) appends article pages and origin answers to WARC files.
 * ``ProgressExtension`` logs one progress line every NEWSCRAWL_PROGRESS_INTERVAL seconds.
 * ``ConditionalAutoThrottle`` is Scrapy's AutoThrottle, also learning from 304 answers.
-* ``SharedCrawlLinger`` keeps a process of a shared crawl (NEWSCRAWL_REDIS_CRAWL_ID) waiting for work
-  when the shared frontier is empty, for NEWSCRAWL_REDIS_IDLE_SECONDS.
 See docs/operations.md, docs/warc.md and docs/distributed.md.
 """
 
@@ -20,7 +18,7 @@ from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from twisted.internet import task
@@ -163,44 +161,3 @@ class ConditionalAutoThrottle(AutoThrottle):
         if response.status == 304:
             response = response.replace(status=200)
         super()._adjust_delay(slot, latency, response)
-
-
-class SharedCrawlLinger:
-    """In a shared crawl, a process does not end the moment the shared frontier is empty.
-
-    Scrapy ends a crawl when its scheduler has nothing left. With the frontier in Redis that is often
-    untrue for the crawl as a whole: a process started a moment after another finds the start pages
-    already taken, and near the end one process may empty the queue while another is still parsing a
-    listing that will fill it again. So a process waits up to NEWSCRAWL_REDIS_IDLE_SECONDS of continuous
-    idleness (checked at each of Scrapy's engine heartbeats, every 5 s) before it ends; any request taken
-    from the frontier in between starts the wait again. Counted in ``newscrawl/redis/idle_waits``.
-    """
-
-    def __init__(self, crawler: Crawler, seconds: float) -> None:
-        assert crawler.stats is not None
-        self.stats = crawler.stats
-        self.seconds = seconds
-        self.idle_since: float | None = None
-        self.dequeued_then: int | None = None
-        crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SharedCrawlLinger:
-        settings = crawler.settings
-        seconds = settings.getfloat("NEWSCRAWL_REDIS_IDLE_SECONDS", 15.0)
-        if not (settings.get("NEWSCRAWL_REDIS_URL") and settings.get("NEWSCRAWL_REDIS_CRAWL_ID")) or seconds <= 0:
-            raise NotConfigured  # a crawl of its own: its empty frontier is the end of the crawl
-        return cls(crawler, seconds)
-
-    def spider_idle(self, spider: Spider) -> None:
-        # scrapy-redis counts the requests it takes from the frontier: no per-request work of ours to notice one.
-        dequeued = self.stats.get_value("scheduler/dequeued/redis", 0)
-        now = time.monotonic()
-        if self.idle_since is None or dequeued != self.dequeued_then:
-            self.idle_since, self.dequeued_then = now, dequeued
-        waited = now - self.idle_since
-        if waited < self.seconds:
-            self.stats.inc_value("newscrawl/redis/idle_waits")
-            logger.debug("the shared frontier is empty: waiting for work (%.0fs of %gs)", waited, self.seconds)
-            raise DontCloseSpider
-        logger.info("the shared frontier stayed empty for %gs: this process is done", self.seconds)

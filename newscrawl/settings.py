@@ -62,7 +62,6 @@ EXTENSIONS = {
     "newscrawl.extensions.RunRecordExtension": 100,
     "newscrawl.extensions.RawArchiveExtension": 110,
     "newscrawl.extensions.ProgressExtension": 120,
-    "newscrawl.extensions.SharedCrawlLinger": 130,  # only with NEWSCRAWL_REDIS_CRAWL_ID
     "scrapy.extensions.logstats.LogStats": None,
     # Scrapy 2.19's remote control runs Python code sent to a local HTTP port and writes a job file to the
     # user's profile on every run: no place in an unattended archiver (nor is the telnet console, above).

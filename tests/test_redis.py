@@ -35,8 +35,10 @@ def test_two_processes_given_one_crawl_id_share_one_crawl(db_url: str, tmp_path:
         errors = [w.communicate(timeout=240)[1] for w in workers]
         fetched = Counter(path for _, path, status in server.log.entries if status == 200)
     assert [w.returncode for w in workers] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
-    # Both processes used the shared frontier (each logs the scrapy-redis scheduler).
-    assert all("scrapy_redis.scheduler.Scheduler" in e for e in errors)
+    # Both processes used the shared frontier (each logs its scheduler), and each ended because the crawl
+    # was over (an empty frontier, every process idle), not after waiting out NEWSCRAWL_REDIS_IDLE_SECONDS.
+    assert all("newscrawl.frontier.SharedFrontier" in e for e in errors)
+    assert all("every process is idle: this process is done" in e for e in errors)
     # scrapy-redis's deprecated stats calls are not a warning for the user to act on (RedisFrontier).
     assert not any("ScrapyDeprecationWarning" in e for e in errors)
     repeated = {path: n for path, n in fetched.items() if n > 1}

@@ -1,0 +1,175 @@
+"""The shared crawl frontier in Redis: scrapy-redis's scheduler, with fewer round trips and a known end.
+
+``RedisFrontier`` (newscrawl.addons) makes this the scheduler whenever NEWSCRAWL_REDIS_URL is set. The
+keys and their format are scrapy-redis's own (``…:requests``, a sorted set of pickled requests scored by
+minus their priority; ``…:dupefilter``, a set of request fingerprints), plus ``…:workers``, a hash of
+each process's state. What this adds to ``scrapy_redis.scheduler.Scheduler``:
+
+* **One round trip per request each way.** scrapy-redis asks "seen?" (SADD) and then pushes (ZADD): one
+  Lua script here does both. It pops with a MULTI/EXEC pipeline of two commands: here one ZPOPMIN takes up
+  to ``PREFETCH`` requests at once, kept in this process until the engine asks for them. redis-py spends
+  ~40 µs of Python per command on top of the round trip (benchmarks: docs/performance.md).
+* **Taken requests go back.** Requests prefetched but not started when the process closes (a
+  ``CLOSESPIDER_*`` limit, Ctrl-C) are pushed back for the other processes or the next run. A process
+  killed outright loses them, as it loses the requests it was downloading (at most ``PREFETCH`` more).
+* **A shared crawl knows when it is over.** Each process marks itself busy in ``…:workers`` when it takes
+  requests (in the same script, atomically), and idle when Scrapy finds it idle. A process whose engine
+  is idle ends as soon as the frontier is empty and every process is idle: nobody can add work any more.
+  Otherwise it waits (``IdleWait``): a process started a moment after another finds the start pages
+  already taken, and near the end one process may empty the frontier while another is still parsing a
+  listing that fills it again. The wait is bounded by NEWSCRAWL_REDIS_IDLE_SECONDS of continuous
+  idleness, for a process that died while marked busy.
+
+See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.statscollectors import StatsCollector
+from scrapy_redis.scheduler import Scheduler
+
+logger = logging.getLogger(__name__)
+
+# Requests taken from Redis per pop. Each pop is one round trip whatever its size; what a process takes
+# but has not started is what another process cannot have and what a kill -9 loses.
+PREFETCH = 4
+
+_ENQUEUE = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+_POP = """
+local taken = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+if #taken > 0 then redis.call('HSET', KEYS[2], ARGV[2], 'busy') end
+return taken
+"""
+_IDLE = """
+redis.call('HSET', KEYS[2], ARGV[1], 'idle')
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+for _, state in ipairs(redis.call('HVALS', KEYS[2])) do
+    if state ~= 'idle' then return 0 end
+end
+return 1
+"""
+
+
+class IdleWait:
+    """When a process of a shared crawl whose engine is idle may end.
+
+    At once when the crawl is over (``finished``). Otherwise after ``seconds`` of continuous idleness,
+    checked at each of Scrapy's engine heartbeats (every 5 s); a request taken from the frontier in
+    between (``scheduler/dequeued/redis``) starts the wait again. Counted in ``newscrawl/redis/idle_waits``.
+    """
+
+    def __init__(self, stats: StatsCollector, seconds: float) -> None:
+        self.stats = stats
+        self.seconds = seconds
+        self.idle_since: float | None = None
+        self.dequeued_then: int | None = None
+
+    def should_end(self, finished: bool) -> bool:
+        if finished:
+            logger.info("the shared frontier is empty and every process is idle: this process is done")
+            return True
+        if self.seconds <= 0:
+            return True
+        dequeued = self.stats.get_value("scheduler/dequeued/redis", 0)
+        now = time.monotonic()
+        if self.idle_since is None or dequeued != self.dequeued_then:
+            self.idle_since, self.dequeued_then = now, dequeued
+        waited = now - self.idle_since
+        if waited < self.seconds:
+            self.stats.inc_value("newscrawl/redis/idle_waits")
+            logger.debug("another process is still busy: waiting for work (%.0fs of %gs)", waited, self.seconds)
+            return False
+        logger.info("the shared frontier stayed empty for %gs while another process was marked busy: "
+                    "this process is done", self.seconds)
+        return True
+
+
+class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no type hints
+    """scrapy-redis's scheduler with the changes in this module's docstring; same keys, same format."""
+
+    crawler: Crawler
+    worker: str
+    taken: deque[Request]
+    idle_wait: IdleWait | None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedFrontier:
+        frontier: SharedFrontier = super().from_crawler(crawler)
+        frontier.crawler = crawler
+        frontier.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        frontier.taken = deque()
+        # A crawl of its own (no crawl id, keys removed at the end) is over when its frontier is empty.
+        shared = bool(crawler.settings.get("NEWSCRAWL_REDIS_CRAWL_ID"))
+        assert crawler.stats is not None
+        seconds = crawler.settings.getfloat("NEWSCRAWL_REDIS_IDLE_SECONDS", 15.0)
+        frontier.idle_wait = IdleWait(crawler.stats, seconds) if shared else None
+        return frontier
+
+    def open(self, spider: Spider) -> None:
+        super().open(spider)
+        self.workers_key = self.queue.key.rsplit(":", 1)[0] + ":workers"
+        self._enqueue = self.server.register_script(_ENQUEUE)
+        self._pop = self.server.register_script(_POP)
+        self._idle = self.server.register_script(_IDLE)
+        if self.idle_wait is not None:
+            self.crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+
+    def close(self, reason: str) -> None:
+        if self.taken and self.persist:
+            # Scores as scrapy-redis's PriorityQueue gives them; the fingerprints are in the filter already.
+            pairs: dict[bytes, float] = {self.queue._encode_request(r): -r.priority for r in self.taken}
+            self.server.zadd(self.queue.key, pairs)
+            self.stats.inc_value("newscrawl/redis/pushed_back", len(pairs))
+            logger.info("%d requests taken but not started went back to the shared frontier", len(pairs))
+        self.taken.clear()
+        self.server.hdel(self.workers_key, self.worker)
+        super().close(reason)
+
+    def enqueue_request(self, request: Request) -> bool:
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        data = self.queue._encode_request(request)
+        if not self._enqueue(keys=[self.df.key, self.queue.key], args=[fingerprint, -request.priority, data]):
+            self.df.log(request, self.spider)
+            return False
+        self.stats.inc_value("scheduler/enqueued/redis")
+        return True
+
+    def next_request(self) -> Request | None:
+        if not self.taken:
+            taken = self._pop(keys=[self.queue.key, self.workers_key], args=[PREFETCH, self.worker])
+            # ZPOPMIN answers member, score, member, score, ...: highest priority first.
+            self.taken.extend(self.queue._decode_request(data) for data in taken[::2])
+            if not self.taken:
+                return None
+        self.stats.inc_value("scheduler/dequeued/redis")
+        return self.taken.popleft()
+
+    def has_pending_requests(self) -> bool:
+        return bool(self.taken) or len(self.queue) > 0
+
+    def __len__(self) -> int:
+        return len(self.taken) + len(self.queue)
+
+    def crawl_finished(self) -> bool:
+        """Mark this process idle; True when the frontier is empty and every process is idle (atomic)."""
+        return bool(self._idle(keys=[self.queue.key, self.workers_key], args=[self.worker]))
+
+    def spider_idle(self, spider: Spider) -> Any:
+        assert self.idle_wait is not None
+        if not self.idle_wait.should_end(self.crawl_finished()):
+            raise DontCloseSpider

@@ -1,0 +1,183 @@
+"""The shared frontier (newscrawl.frontier): when a process may end, and its Redis scripts.
+
+The waiting rule runs everywhere; the frontier itself against a real Redis server (NEWSCRAWL_TEST_REDIS_URL,
+set by CI). The crawl by two processes is in test_redis.py.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from scrapy import Request, Spider
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
+
+from newscrawl import frontier
+from newscrawl.frontier import IdleWait
+
+REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="NEWSCRAWL_TEST_REDIS_URL is not set "
+                                 "(CI starts redis-server and sets it; see .ci/run)")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(frontier.time, "monotonic", fake)
+    return fake
+
+
+def idle_wait(seconds: float = 10) -> IdleWait:
+    return IdleWait(MemoryStatsCollector(get_crawler(Spider)), seconds)
+
+
+# -- the waiting rule ---------------------------------------------------------------------------------
+
+
+def test_ends_at_once_when_the_crawl_is_over(clock: Clock) -> None:
+    wait = idle_wait()
+    assert wait.should_end(finished=True)
+    assert wait.stats.get_value("newscrawl/redis/idle_waits") is None
+
+
+def test_waits_while_another_process_is_busy_then_gives_up(clock: Clock) -> None:
+    wait = idle_wait()
+    for _ in range(2):  # Scrapy's heartbeat asks again every 5 s
+        assert not wait.should_end(finished=False)
+        clock.now += 5
+    assert wait.should_end(finished=False)  # 10 s of continuous idleness: a busy mark left by a dead process
+    assert wait.stats.get_value("newscrawl/redis/idle_waits") == 2
+
+
+def test_work_taken_from_the_frontier_starts_the_wait_again(clock: Clock) -> None:
+    wait = idle_wait()
+    assert not wait.should_end(finished=False)
+    clock.now += 9
+    wait.stats.inc_value("scheduler/dequeued/redis", 3)  # another process filled the frontier again
+    assert not wait.should_end(finished=False)
+    clock.now += 9
+    assert not wait.should_end(finished=False)  # 9 s since the last request taken, not 18
+    clock.now += 1
+    assert wait.should_end(finished=False)
+
+
+def test_no_wait_when_switched_off(clock: Clock) -> None:
+    assert idle_wait(seconds=0).should_end(finished=False)
+
+
+# -- the frontier, on a real Redis ----------------------------------------------------------------------
+
+
+class Pages(Spider):
+    name = "finews"
+
+    def parse_page(self, response: Any, **kwargs: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def crawl_id() -> Iterator[str]:
+    crawl = f"test-{uuid.uuid4().hex[:8]}"
+    yield crawl
+    import redis
+
+    client = redis.Redis.from_url(str(REDIS_URL))
+    keys = client.keys(f"newscrawl:finews:{crawl}:*")
+    if keys:
+        client.delete(*keys)
+
+
+def process(crawl_id: str | None) -> tuple[frontier.SharedFrontier, Pages]:
+    """The frontier of one crawler process, as RedisFrontier configures it, opened."""
+    settings: dict[str, Any] = {"NEWSCRAWL_REDIS_URL": REDIS_URL, "ADDONS": {"newscrawl.addons.RedisFrontier": 0}}
+    if crawl_id:
+        settings["NEWSCRAWL_REDIS_CRAWL_ID"] = crawl_id
+    crawler = get_crawler(Pages, settings)
+    assert crawler.settings["SCHEDULER"] == "newscrawl.frontier.SharedFrontier"
+    spider = crawler.spider = Pages.from_crawler(crawler)
+    scheduler = frontier.SharedFrontier.from_crawler(crawler)
+    scheduler.open(spider)
+    return scheduler, spider
+
+
+def page(spider: Pages, n: int, priority: int = 0) -> Request:
+    return Request(f"http://finews.example/{n}.html", callback=spider.parse_page, priority=priority,
+                   meta={"kind": "article"}, cb_kwargs={"n": n})
+
+
+@needs_redis
+def test_each_request_is_given_to_one_process_highest_priority_first(crawl_id: str) -> None:
+    a, spider_a = process(crawl_id)
+    b, spider_b = process(crawl_id)
+    assert a.enqueue_request(page(spider_a, 1))
+    assert a.enqueue_request(page(spider_a, 2, priority=5))
+    assert not b.enqueue_request(page(spider_b, 1))  # already seen by the other process
+    taken = [a.next_request(), a.next_request()]
+    assert [r.url for r in taken if r is not None] == ["http://finews.example/2.html", "http://finews.example/1.html"]
+    first = taken[0]
+    assert first is not None
+    # The request survives the trip: callback (by name), meta, keyword arguments, priority.
+    assert first.callback.__func__ is Pages.parse_page
+    assert (first.meta["kind"], first.cb_kwargs, first.priority) == ("article", {"n": 2}, 5)
+    assert b.next_request() is None
+    assert a.stats.get_value("scheduler/enqueued/redis") == 2
+    assert a.stats.get_value("scheduler/dequeued/redis") == 2
+    a.close("finished")
+    b.close("finished")
+
+
+@needs_redis
+def test_the_crawl_is_over_when_the_frontier_is_empty_and_every_process_idle(crawl_id: str) -> None:
+    a, spider_a = process(crawl_id)
+    b, _ = process(crawl_id)
+    a.enqueue_request(page(spider_a, 1))
+    assert not b.crawl_finished()  # a request waits in the frontier
+    assert a.next_request() is not None  # a is busy with it now
+    assert not b.crawl_finished()
+    assert a.crawl_finished()  # a is done with it and found nothing left: nobody can add work
+    assert b.crawl_finished()
+    a.close("finished")
+    b.close("finished")
+
+
+@needs_redis
+def test_requests_taken_but_not_started_go_back_when_a_process_closes(crawl_id: str) -> None:
+    a, spider_a = process(crawl_id)
+    b, _ = process(crawl_id)
+    for n in range(3):
+        a.enqueue_request(page(spider_a, n, priority=n))
+    started = a.next_request()  # takes all three at once (PREFETCH), starts the first
+    assert started is not None and started.url.endswith("/2.html")
+    assert b.next_request() is None
+    a.close("shutdown")
+    assert a.stats.get_value("newscrawl/redis/pushed_back") == 2
+    rest = [b.next_request(), b.next_request(), b.next_request()]
+    assert [r.url.rsplit("/", 1)[1] if r else None for r in rest] == ["1.html", "0.html", None]
+    assert b.crawl_finished()  # a closed: it is no longer counted
+    b.close("finished")
+
+
+@needs_redis
+def test_a_crawl_of_its_own_removes_its_keys() -> None:
+    import redis
+
+    alone, spider = process(None)
+    alone.enqueue_request(page(spider, 1))
+    alone.enqueue_request(page(spider, 2))
+    assert alone.next_request() is not None
+    key = alone.queue.key
+    alone.close("shutdown")
+    prefix = key.rsplit(":", 1)[0]
+    assert redis.Redis.from_url(str(REDIS_URL)).keys(f"{prefix}:*") == []
