@@ -112,18 +112,27 @@ def process(crawl_id: str | None) -> tuple[frontier.SharedFrontier, Pages]:
     return scheduler, spider
 
 
+@pytest.fixture
+def pair(crawl_id: str) -> Iterator[tuple[frontier.SharedFrontier, frontier.SharedFrontier, Pages]]:
+    """Two processes given one crawl id, and the first one's spider; both closed at the end."""
+    a, spider = process(crawl_id)
+    b, _ = process(crawl_id)
+    yield a, b, spider
+    a.close("finished")
+    b.close("finished")
+
+
 def page(spider: Pages, n: int, priority: int = 0) -> Request:
     return Request(f"http://finews.example/{n}.html", callback=spider.parse_page, priority=priority,
                    meta={"kind": "article"}, cb_kwargs={"n": n})
 
 
 @needs_redis
-def test_each_request_is_given_to_one_process_highest_priority_first(crawl_id: str) -> None:
-    a, spider_a = process(crawl_id)
-    b, spider_b = process(crawl_id)
-    assert a.enqueue_request(page(spider_a, 1))
-    assert a.enqueue_request(page(spider_a, 2, priority=5))
-    assert not b.enqueue_request(page(spider_b, 1))  # already seen by the other process
+def test_each_request_is_given_to_one_process_highest_priority_first(pair: Any) -> None:
+    a, b, spider = pair
+    assert a.enqueue_request(page(spider, 1))
+    assert a.enqueue_request(page(spider, 2, priority=5))
+    assert not b.enqueue_request(page(b.spider, 1))  # already seen by the other process
     taken = [a.next_request(), a.next_request()]
     assert [r.url for r in taken if r is not None] == ["http://finews.example/2.html", "http://finews.example/1.html"]
     first = taken[0]
@@ -134,30 +143,24 @@ def test_each_request_is_given_to_one_process_highest_priority_first(crawl_id: s
     assert b.next_request() is None
     assert a.stats.get_value("scheduler/enqueued/redis") == 2
     assert a.stats.get_value("scheduler/dequeued/redis") == 2
-    a.close("finished")
-    b.close("finished")
 
 
 @needs_redis
-def test_the_crawl_is_over_when_the_frontier_is_empty_and_every_process_idle(crawl_id: str) -> None:
-    a, spider_a = process(crawl_id)
-    b, _ = process(crawl_id)
-    a.enqueue_request(page(spider_a, 1))
+def test_the_crawl_is_over_when_the_frontier_is_empty_and_every_process_idle(pair: Any) -> None:
+    a, b, spider = pair
+    a.enqueue_request(page(spider, 1))
     assert not b.crawl_finished()  # a request waits in the frontier
     assert a.next_request() is not None  # a is busy with it now
     assert not b.crawl_finished()
     assert a.crawl_finished()  # a is done with it and found nothing left: nobody can add work
     assert b.crawl_finished()
-    a.close("finished")
-    b.close("finished")
 
 
 @needs_redis
-def test_requests_taken_but_not_started_go_back_when_a_process_closes(crawl_id: str) -> None:
-    a, spider_a = process(crawl_id)
-    b, _ = process(crawl_id)
+def test_requests_taken_but_not_started_go_back_when_a_process_closes(pair: Any) -> None:
+    a, b, spider = pair
     for n in range(3):
-        a.enqueue_request(page(spider_a, n, priority=n))
+        a.enqueue_request(page(spider, n, priority=n))
     started = a.next_request()  # takes all three at once (PREFETCH), starts the first
     assert started is not None and started.url.endswith("/2.html")
     assert b.next_request() is None
@@ -166,7 +169,6 @@ def test_requests_taken_but_not_started_go_back_when_a_process_closes(crawl_id: 
     rest = [b.next_request(), b.next_request(), b.next_request()]
     assert [r.url.rsplit("/", 1)[1] if r else None for r in rest] == ["1.html", "0.html", None]
     assert b.crawl_finished()  # a closed: it is no longer counted
-    b.close("finished")
 
 
 @needs_redis
