@@ -31,7 +31,6 @@ import socket
 import time
 import uuid
 from collections import deque
-from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -142,6 +141,8 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
 
     def enqueue_request(self, request: Request) -> bool:
         fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        # Encoded before Redis says whether it is a duplicate (~1 in 6 in a crawl of the site): ~25 µs of
+        # pickling wasted on those buys one round trip (~60 µs of client CPU) for every request.
         data = self.queue._encode_request(request)
         if not self._enqueue(keys=[self.df.key, self.queue.key], args=[fingerprint, -request.priority, data]):
             self.df.log(request, self.spider)
@@ -169,7 +170,7 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         """Mark this process idle; True when the frontier is empty and every process is idle (atomic)."""
         return bool(self._idle(keys=[self.queue.key, self.workers_key], args=[self.worker]))
 
-    def spider_idle(self, spider: Spider) -> Any:
+    def spider_idle(self, spider: Spider) -> None:
         assert self.idle_wait is not None
         if not self.idle_wait.should_end(self.crawl_finished()):
             raise DontCloseSpider
