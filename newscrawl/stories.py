@@ -74,12 +74,12 @@ def simhash(text: str | None) -> int:
     # bigrams with bit j of that byte set are counted by mapping each byte to 0/1 and counting the ones:
     # 64 counts done in C, instead of a Python step per bigram and bit.
     digests = b"".join(map(_digest, shingles))
-    half = len(shingles)
+    total = len(shingles)
     value = 0
     for k in range(8):
         column = digests[k::8]
         for j, ones in enumerate(_BIT_OF_BYTE):
-            if 2 * column.translate(ones).count(1) > half:
+            if 2 * column.translate(ones).count(1) > total:
                 value |= 1 << (8 * (7 - k) + j)  # big-endian: the last byte holds bits 0-7
     return value - (1 << SIMHASH_BITS) if value >> (SIMHASH_BITS - 1) else value
 
