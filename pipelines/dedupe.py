@@ -5,7 +5,8 @@
   upserts it.
 * The same story posted under two ids stays two posts (the export must give both back) but gets one
   ``story_id``: the smallest ``article_id`` among its posts, so it does not depend on crawl order.
-  Candidates come from the archive (``story_candidates``, and their sketches from ``story_sketches``);
+  Candidates come from the archive: the posts with the same id digits or content (``story_twins``), and
+  the posts published within 12 hours (``published_near``), compared on their sketches (``story_sketches``);
   the rules (same eastmoney id, same content, near-identical text) are in newscrawl.stories.
 Counts ``newscrawl/dedupe/dropped/duplicate_in_run`` and ``newscrawl/dedupe/story/<rule>``. Its archive
 reads wait for a database that is briefly unavailable, as the store does (``newscrawl/dedupe/retried``):
@@ -27,7 +28,7 @@ from scrapy.statscollectors import StatsCollector
 from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article
 from newscrawl.storage import StoryCandidate
-from newscrawl.stories import StorySketch, StoryText, near_sketch, near_text, same_identity
+from newscrawl.stories import StoryReason, StorySketch, StoryText, near_sketch, near_text, same_identity
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,17 +80,16 @@ class DedupePipeline:
 
     def _find_story(self, item: Article) -> None:
         """Set ``item.story_id`` from the archive (repeatable: a retry after a database error redoes it)."""
-        candidates = self.state.archive.story_candidates(item, window=NEAR_TEXT_WINDOW)
+        twins = self.state.archive.story_twins(item)
         mine = StoryText.of(item)
         self._remember(item.article_id, mine)
-        archived = next((c for c in candidates if c.article_id == item.article_id), None)
+        archived = next((c for c in twins if c.article_id == item.article_id), None)
         if archived is not None and archived.story_id is not None:
             # An archived article keeps the story it already belongs to: story ids never move.
             item.story_id = archived.story_id
             return
         item.story_id = item.article_id
-        others = [c for c in candidates if c.article_id != item.article_id]
-        match = self._match(item, mine, others)
+        match = self._match(item, mine, [c for c in twins if c.article_id != item.article_id])
         if match is not None:
             candidate, reason = match
             story_id = candidate.story_id or candidate.article_id
@@ -97,33 +97,35 @@ class DedupePipeline:
             # archives of the same site agree; the archived members are renamed when a smaller id joins.
             item.story_id = min(story_id, item.article_id)
             if item.story_id != story_id:
-                for member in others:
-                    if (member.story_id or member.article_id) == story_id:
-                        self.state.archive.set_story(member.article_id, item.story_id)
+                self.state.archive.rename_story(story_id, item.story_id)
             self.stats.inc_value(f"newscrawl/dedupe/story/{reason}")
             logger.debug("%s is the same story as %s (%s)", item.article_id, candidate.article_id, reason)
 
     def _match(self, item: Article, mine: StoryText | None,
-               candidates: list[StoryCandidate]) -> tuple[StoryCandidate, str] | None:
-        # Ids and hashes first (the candidate rows carry them); then the text rule, on the sketches of the
+               twins: list[StoryCandidate]) -> tuple[StoryCandidate, StoryReason] | None:
+        # Ids and hashes first (the twins' rows carry them); then the text rule, on the sketches of the
         # posts published close to the item, and on their whole texts only where the sketches cannot tell.
-        for candidate in candidates:
+        for candidate in twins:
             reason = same_identity(item, candidate.article_id, candidate.content_hash)
             if reason:
                 return candidate, reason
         if mine is None or item.published_at is None:
             return None
-        self._load_sketches([c.article_id for c in candidates if c.article_id not in self.sketches])
-        for candidate in candidates:
-            sketch = self._sketch(candidate.article_id)
+        near = [i for i in self.state.archive.published_near(item, NEAR_TEXT_WINDOW) if i != item.article_id]
+        self._load_sketches([i for i in near if i not in self.sketches])
+        for article_id in near:
+            sketch = self._sketch(article_id)
             if sketch is None:
                 continue
             verdict = near_sketch(mine.sketch, sketch, self.max_distance)
             if verdict is None:
-                theirs = self._story_text(candidate.article_id)
+                theirs = self._story_text(article_id)
                 verdict = theirs is not None and near_text(mine, theirs, self.max_distance)
             if verdict:
-                return candidate, "near_text"
+                # Its story id only now: one row, for the rare post that has a twin.
+                found = self.state.archive.story_members([article_id])
+                if found:
+                    return found[0], "near_text"
         return None
 
     def _load_sketches(self, article_ids: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -104,3 +105,19 @@ def test_the_sketch_follows_the_content(archive: Archive) -> None:
     stored = archive.story_sketches([STORED[0]])[STORED[0]]
     assert stored == story_sketch(changed) != story_sketch(normalise(post(STORED[0])))
     assert "6.4000" in stored.numbers.split()
+
+
+def test_a_smaller_id_renames_the_whole_story(db_url: str) -> None:
+    # TWIN is archived as a story with a member published days earlier (a twin the 12-hour window cannot
+    # see from TWIN_OF); TWIN_OF turns up, matches TWIN, and the story takes its smaller id everywhere.
+    member = replace(normalise(post(STORED[1])), article_id="202112052206000000", story_id=TWIN,
+                     url="https://finews.withounder.com/emnews/2021/12/05/202112052206000000.html",
+                     published_at=datetime(2021, 12, 5, 9, 0, tzinfo=UTC))
+    with Archive.open(db_url) as archive:
+        archive.upsert_articles([replace(normalise(post(TWIN)), story_id=TWIN), member], SEEN_AT)
+        pipeline, stats = _pipeline(archive)
+        item = _dedupe(pipeline, TWIN_OF)
+        assert TWIN_OF < TWIN and item.story_id == TWIN_OF
+        assert stats.get_value("newscrawl/dedupe/story/near_text") == 1
+        assert {m.article_id: m.story_id for m in archive.story_members([TWIN, member.article_id])} == {
+            TWIN: TWIN_OF, member.article_id: TWIN_OF}

@@ -42,8 +42,8 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0002_search", FIRST_REVISION]
-    assert head_revision() == "0003_story_sketches"
+    assert chain == [head_revision(), "0003_story_sketches", "0002_search", FIRST_REVISION]
+    assert head_revision() == "0004_published_near"
 
 
 def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
@@ -108,6 +108,11 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
         assert [hit.article_id for hit in archive.search("新标题")] == [SEED_ID]
         # A write after the upgrade keeps its sketch; the older articles still have none.
         assert set(archive.story_sketches([SEED_ID, *(a.article_id for a in many)])) == {SEED_ID}
+        # The dedupe's time index (revision 0004) covers the rows archived before it.
+        assert {i["name"] for i in inspect(archive.engine).get_indexes("articles")} >= {
+            "ix_articles_published_at", "ix_articles_published_at_article_id"}
+        near = archive.published_near(many[0], window=timedelta(0))
+        assert set(near) == {a.article_id for a in [*articles, *many] if a.published_at == many[0].published_at}
 
 
 def test_models_match_the_migrations(db_url: str) -> None:

@@ -22,6 +22,7 @@ from newscrawl.storage import (
     Archive,
     ArchiveError,
     SchemaOutOfDate,
+    StoryCandidate,
     current_revision,
     head_revision,
     upgrade_database,
@@ -251,30 +252,51 @@ def test_iter_articles_filters_and_order(archive: Archive) -> None:
     assert list(archive.iter_articles(until=datetime(2021, 12, 8, 10, 30, tzinfo=CST))) == []
 
 
-def test_story_candidates(archive: Archive) -> None:
+def test_story_twins_and_posts_published_near(archive: Archive) -> None:
     emnews_twin = emnews_article("202202142275724924", 8, "同一篇", "同一篇正文",
                                  published_at=datetime(2022, 3, 30, tzinfo=CST))
     same_hash = emnews_article("202112082206999999", 8, "转载", "转载正文", content_hash="hash-seed-1",
                                published_at=datetime(2021, 1, 1, tzinfo=CST))
     near_in_time = emnews_article("202202152275000000", 8, "次日", "次日正文",
                                   published_at=datetime(2022, 2, 15, 1, 0, tzinfo=CST), simhash=5)
+    same_time = emnews_article("202202142275000001", 8, "同时", "同时正文",
+                               published_at=datetime(2022, 2, 14, 15, 11, 7, tzinfo=CST))
     next_day = emnews_article("202202162275000000", 8, "次日", "次日正文",
                               published_at=datetime(2022, 2, 16, 9, 0, tzinfo=CST))
     far = emnews_article("202201012275000000", 8, "很早", "很早正文",
                          published_at=datetime(2022, 1, 1, tzinfo=CST))
-    assert archive.story_candidates(seed_article()) == []
-    archive.upsert_articles([seed_article(), emnews_twin, same_hash, near_in_time, next_day, far], T0)
-    candidates = archive.story_candidates(seed_article())
-    # Oldest first; the article itself is there (archived); next_day and far are outside the 12 hours.
-    assert [c.article_id for c in candidates] == [
-        "202112082206999999", SEED_ID, "202202152275000000", "202202142275724924"]
-    near = candidates[2]
-    assert near.content_hash == "hash-202202152275000000" and near.story_id is None
-    wider = archive.story_candidates(seed_article(), window=timedelta(days=3))
-    assert "202202162275000000" in [c.article_id for c in wider]
+    assert archive.story_twins(seed_article()) == archive.published_near(seed_article()) == []
+    archive.upsert_articles([seed_article(), emnews_twin, same_hash, near_in_time, same_time, next_day, far], T0)
+    # By id digits and by content, wherever they were published; oldest first, the article itself included.
+    assert archive.story_twins(seed_article()) == [
+        StoryCandidate("202112082206999999", None, "hash-seed-1"),
+        StoryCandidate(SEED_ID, None, "hash-seed-1"),
+        StoryCandidate("202202142275724924", None, "hash-202202142275724924"),
+    ]
+    # By time: within 12 hours, oldest first and by id at the same instant; next_day and far are further.
+    assert archive.published_near(seed_article()) == ["202202142275000001", SEED_ID, "202202152275000000"]
+    assert "202202162275000000" in archive.published_near(seed_article(), window=timedelta(days=3))
+    assert archive.published_near(seed_article(published_at=None)) == []
+    assert archive.story_members(["202202152275000000", "missing", SEED_ID]) == [
+        StoryCandidate(SEED_ID, None, "hash-seed-1"),
+        StoryCandidate("202202152275000000", None, "hash-202202152275000000"),
+    ]
     assert archive.set_story("202202152275000000", "story-x") is True
     assert archive.set_story("missing", "story-x") is False
-    assert {c.story_id for c in archive.story_candidates(seed_article())} == {None, "story-x"}
+    assert archive.story_members(["202202152275000000"])[0].story_id == "story-x"
+
+
+def test_rename_story_moves_every_member(archive: Archive) -> None:
+    posts = [emnews_article(f"20211208220600000{i}", 8, f"第{i}条", f"第{i}条正文", story_id=story_id)
+             for i, story_id in enumerate(["b", "b", None, "c"])]
+    archive.upsert_articles(posts, T0)
+    assert archive.rename_story("b", "a") == 2
+    # A post that is its own story has no story id yet: it moves with the story named after it.
+    assert archive.rename_story("202112082206000002", "a") == 1
+    assert archive.rename_story("missing", "a") == 0
+    stories = {m.article_id: m.story_id for m in archive.story_members(p.article_id for p in posts)}
+    assert stories == {"202112082206000000": "a", "202112082206000001": "a",
+                       "202112082206000002": "a", "202112082206000003": "c"}
 
 
 def test_simhash_keeps_all_64_bits(archive: Archive) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from newscrawl.storage.types import AwareDateTime, JSONDocument
@@ -37,6 +37,8 @@ class ArticleRow(Base):
     """One row per article (a post of the mirror); its current version."""
 
     __tablename__ = "articles"
+    # The dedupe's near-text candidates by publication time, answered from the index alone (revision 0004).
+    __table_args__ = (Index(None, "published_at", "article_id"),)
 
     article_id: Mapped[str] = mapped_column(Text, primary_key=True)
     info_code: Mapped[str | None] = mapped_column(Text, index=True)
