@@ -214,21 +214,22 @@ def _sketch(shingles: frozenset[str]) -> int:
 
 def near_sketch(a: StorySketch, b: StorySketch, max_distance: int = 3) -> bool | None:
     """``near_text``'s verdict when the sketches decide it; None when the shingle sets must be compared."""
+    # Every shared shingle sets a bit in both sketches, and at most `folded` of either text's shingles
+    # share a bit with another of its own: so shared <= common bits + folded. Below the threshold, the
+    # texts are apart without a set operation.
+    apart = (a.bits & b.bits).bit_count() + min(a.folded, b.folded) < CONTAINMENT_MIN * min(a.size, b.size)
+    close = hamming(a.simhash, b.simhash) <= max_distance
+    if apart and not close:
+        return False  # most pairs: the digest rule below could only say the same
     if a.digest is not None or b.digest is not None:
         # Ordered by length, then by text, so that the verdict is the same both ways (only digests, which
         # keep their text, can be decided by the order).
         short, long = (a, b) if (a.length, a.digest or "") <= (b.length, b.digest or "") else (b, a)
         if short.digest is not None and not set(short.numbers.split()) <= set(long.numbers.split()):
             return False  # a digest with a figure the other text lacks is other news (a later update)
-    if hamming(a.simhash, b.simhash) <= max_distance:
+    if close:
         return True
-    # Every shared shingle sets a bit in both sketches, and at most `folded` of either text's shingles
-    # share a bit with another of its own: so shared <= common bits + folded. Below the threshold, the
-    # texts are apart without a set operation.
-    shared_at_most = (a.bits & b.bits).bit_count() + min(a.folded, b.folded)
-    if shared_at_most < CONTAINMENT_MIN * min(a.size, b.size):
-        return False
-    return None
+    return False if apart else None
 
 
 def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
