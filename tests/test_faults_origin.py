@@ -131,3 +131,20 @@ def test_the_retried_origin_text_is_archived(origin_runs: OriginRuns) -> None:
     assert {k: (final[k]["origin_status"], final[k]["origin_html"]) for k in ("ORIGEMPT", "ORIGRST1")} == {
         k: ("ok", ORIGIN_TEXT) for k in ("ORIGEMPT", "ORIGRST1")}
     assert {k: content(v) for k, v in final.items() if k in DEMO_IDS} == clean_rows()
+
+
+def test_two_posts_sharing_one_share_link_are_both_archived(tmp_path: Path) -> None:
+    # The mirror re-posts one origin article under a new id, share link and all: each post is its own
+    # article, and each asks the origin for the text (a duplicate filter must not drop the second).
+    with FaultServer() as server:
+        for code in ("REPOST01", "REPOST02"):
+            server.add_page(article_path(code), article_page(f"转载{code}", "<p>镜像正文。</p>",
+                                                             share_code="SHARED01").encode())
+        server.add_origin("SHARED01", json_answer({"text": ORIGIN_TEXT}))
+        result = crawl(server, f"sqlite:///{tmp_path / 'archive.sqlite3'}", tmp_path)
+        asked = [t for h, t, _ in server.requests() if h == ORIGIN_HOST and t == TEXT_API + "SHARED01"]
+    assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+    final = archived(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    assert {k: (final[k]["origin_status"], final[k]["origin_html"]) for k in ("REPOST01", "REPOST02")} == {
+        k: ("ok", ORIGIN_TEXT) for k in ("REPOST01", "REPOST02")}
+    assert len(asked) == 2

@@ -209,6 +209,9 @@ class FinewsSpider(scrapy.Spider):
                 cb_kwargs={"article": article},
                 meta={"handle_httpstatus_all": True, "newscrawl_kind": "origin"},
                 priority=10,
+                # The request carries its article: dropped as a duplicate (a re-post with the same share
+                # link), it would take the article with it. Each article page is fetched once already.
+                dont_filter=True,
             )
 
     def parse_origin(self, response: Response, article: Article) -> Iterator[Article]:
