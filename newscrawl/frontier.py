@@ -9,9 +9,14 @@ each process's state. What this adds to ``scrapy_redis.scheduler.Scheduler``:
   Lua script here does both. It pops with a MULTI/EXEC pipeline of two commands: here one ZPOPMIN takes up
   to ``PREFETCH`` requests at once, kept in this process until the engine asks for them. redis-py spends
   ~40 µs of Python per command on top of the round trip (benchmarks: docs/performance.md).
+* **Requests that finish an item stay in the process.** A request whose meta has ``newscrawl_local`` set
+  (the spider's text API request, which carries the article it completes) is queued in this process,
+  ahead of the shared ones, instead of being pickled with its article and sent through Redis: no other
+  process could do it sooner, and it ends an item this process already holds.
 * **Taken requests go back.** Requests prefetched but not started when the process closes (a
-  ``CLOSESPIDER_*`` limit, Ctrl-C) are pushed back for the other processes or the next run. A process
-  killed outright loses them, as it loses the requests it was downloading (at most ``PREFETCH`` more).
+  ``CLOSESPIDER_*`` limit, Ctrl-C) are pushed back for the other processes or the next run, and so are
+  the local requests not started. A process killed outright loses them, as it loses the requests it was
+  downloading (at most ``PREFETCH`` more) and the items it holds.
 * **A shared crawl knows when it is over.** Each process marks itself busy in ``…:workers`` when it takes
   requests (in the same script, atomically), and idle when Scrapy finds it idle. A process whose engine
   is idle ends as soon as the frontier is empty and every process is idle: nobody can add work any more.
@@ -39,6 +44,9 @@ from scrapy.statscollectors import StatsCollector
 from scrapy_redis.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
+
+#: The request meta key that keeps a request in the process that made it (see the module docstring).
+LOCAL = "newscrawl_local"
 
 # Requests taken from Redis per pop. Each pop is one round trip whatever its size; what a process takes
 # but has not started is what another process cannot have and what a kill -9 loses.
@@ -104,6 +112,7 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
     crawler: Crawler
     worker: str
     taken: deque[Request]
+    local: deque[Request]
     idle_wait: IdleWait | None
 
     @classmethod
@@ -112,6 +121,7 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         frontier.crawler = crawler
         frontier.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         frontier.taken = deque()
+        frontier.local = deque()
         # A crawl of its own (no crawl id, keys removed at the end) is over when its frontier is empty.
         shared = bool(crawler.settings.get("NEWSCRAWL_REDIS_CRAWL_ID"))
         assert crawler.stats is not None
@@ -129,17 +139,23 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
             self.crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
 
     def close(self, reason: str) -> None:
-        if self.taken and self.persist:
+        unstarted = [*self.local, *self.taken]
+        if unstarted and self.persist:
             # Scores as scrapy-redis's PriorityQueue gives them; the fingerprints are in the filter already.
-            pairs: dict[bytes, float] = {self.queue._encode_request(r): -r.priority for r in self.taken}
+            pairs: dict[bytes, float] = {self.queue._encode_request(r): -r.priority for r in unstarted}
             self.server.zadd(self.queue.key, pairs)
             self.stats.inc_value("newscrawl/redis/pushed_back", len(pairs))
             logger.info("%d requests taken but not started went back to the shared frontier", len(pairs))
         self.taken.clear()
+        self.local.clear()
         self.server.hdel(self.workers_key, self.worker)
         super().close(reason)
 
     def enqueue_request(self, request: Request) -> bool:
+        if request.meta.get(LOCAL):
+            self.local.append(request)
+            self.stats.inc_value("scheduler/enqueued/local")
+            return True
         fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
         # Encoded before Redis says whether it is a duplicate (~1 in 6 in a crawl of the site): ~25 µs of
         # pickling wasted on those buys one round trip (~60 µs of client CPU) for every request.
@@ -151,6 +167,9 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         return True
 
     def next_request(self) -> Request | None:
+        if self.local:
+            self.stats.inc_value("scheduler/dequeued/local")
+            return self.local.popleft()
         if not self.taken:
             taken = self._pop(keys=[self.queue.key, self.workers_key], args=[PREFETCH, self.worker])
             # ZPOPMIN answers member, score, member, score, ...: highest priority first.
@@ -161,10 +180,10 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         return self.taken.popleft()
 
     def has_pending_requests(self) -> bool:
-        return bool(self.taken) or len(self.queue) > 0
+        return bool(self.local) or bool(self.taken) or len(self.queue) > 0
 
     def __len__(self) -> int:
-        return len(self.taken) + len(self.queue)
+        return len(self.local) + len(self.taken) + len(self.queue)
 
     def crawl_finished(self) -> bool:
         """Mark this process idle; True when the frontier is empty and every process is idle (atomic)."""

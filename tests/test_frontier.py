@@ -172,6 +172,34 @@ def test_requests_taken_but_not_started_go_back_when_a_process_closes(pair: Any)
 
 
 @needs_redis
+def test_a_request_that_finishes_an_item_stays_in_its_process(pair: Any) -> None:
+    a, b, spider = pair
+    a.enqueue_request(page(spider, 1, priority=20))
+    text = Request("http://origin.example/text?id=1", callback=spider.parse_page, dont_filter=True,
+                   meta={frontier.LOCAL: True}, cb_kwargs={"n": 1})
+    assert a.enqueue_request(text) and a.has_pending_requests() and len(a) == 2
+    assert len(a.queue) == 1  # only the page went to Redis
+    assert b.next_request() is not None and b.next_request() is None  # b takes the page, never the text
+    assert a.next_request() is text  # the same object: it never left the process
+    assert a.next_request() is None and not a.has_pending_requests()
+    assert (a.stats.get_value("scheduler/enqueued/local"), a.stats.get_value("scheduler/dequeued/local")) == (1, 1)
+    assert a.stats.get_value("scheduler/enqueued/redis") == 1
+
+
+@needs_redis
+def test_local_requests_not_started_go_back_when_a_process_closes(pair: Any) -> None:
+    a, b, spider = pair
+    for n in range(2):
+        a.enqueue_request(Request(f"http://origin.example/text?id={n}", callback=spider.parse_page,
+                                  dont_filter=True, meta={frontier.LOCAL: True}, cb_kwargs={"n": n}))
+    assert b.next_request() is None
+    a.close("shutdown")
+    assert a.stats.get_value("newscrawl/redis/pushed_back") == 2
+    rest = [b.next_request(), b.next_request(), b.next_request()]
+    assert sorted(r.cb_kwargs["n"] for r in rest if r is not None) == [0, 1] and rest[2] is None
+
+
+@needs_redis
 def test_a_crawl_of_its_own_removes_its_keys() -> None:
     import redis
 
