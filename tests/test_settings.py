@@ -37,3 +37,22 @@ def test_environment_overrides_default_and_command_line_overrides_environment() 
                                   "NEWSCRAWL_POSTS_DIR": "/tmp/posts"}
     assert settings_seen(env, "NEWSCRAWL_SITE_URL=http://example.invalid/")["NEWSCRAWL_SITE_URL"] == \
         "http://example.invalid/"
+
+
+def test_the_remote_control_is_neither_enabled_nor_imported() -> None:
+    # Scrapy 2.19's remote control (code execution over a local HTTP port) has no place in an unattended
+    # archiver; left out of the extension list, its module (and aiohttp) is not even imported.
+    probe = (
+        "import sys; from scrapy.utils.project import get_project_settings; "
+        "from scrapy.utils.test import get_crawler; from newscrawl.spiders.finews import FinewsSpider; "
+        "from scrapy.utils.reactor import install_reactor; settings = get_project_settings(); "
+        "install_reactor(settings['TWISTED_REACTOR']); crawler = get_crawler(FinewsSpider, settings.copy_to_dict()); "
+        "names = [type(e).__name__ for e in crawler.extensions.middlewares]; "
+        "print(''.join(names), 'scrapy.extensions.remote_control' in sys.modules, 'aiohttp' in sys.modules)"
+    )
+    child = {k: v for k, v in os.environ.items() if not k.startswith("NEWSCRAWL_")}
+    done = subprocess.run([sys.executable, "-c", probe], env=child, cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    names, remote_imported, aiohttp_imported = done.stdout.rsplit(" ", 2)
+    assert "RunRecordExtension" in names and "ConditionalAutoThrottle" in names and "RemoteControl" not in names
+    assert (remote_imported, aiohttp_imported.strip()) == ("False", "False")
