@@ -281,8 +281,8 @@ def test_story_twins_and_posts_published_near(archive: Archive) -> None:
         StoryCandidate(SEED_ID, None, "hash-seed-1"),
         StoryCandidate("202202152275000000", None, "hash-202202152275000000"),
     ]
-    assert archive.set_story("202202152275000000", "story-x") is True
-    assert archive.set_story("missing", "story-x") is False
+    assert archive.rename_story("202202152275000000", "story-x") == 1  # its own story until now
+    assert archive.rename_story("missing", "story-x") == 0
     assert archive.story_members(["202202152275000000"])[0].story_id == "story-x"
 
 

@@ -362,14 +362,6 @@ class Archive:
                 updated += result.rowcount
         return updated
 
-    def set_story(self, article_id: str, story_id: str) -> bool:
-        """Link an archived article to a story; False if it is not archived."""
-        with self._engine.begin() as connection:
-            result = connection.execute(
-                update(ARTICLES).where(ARTICLES.c.article_id == article_id).values(story_id=story_id)
-            )
-            return result.rowcount > 0
-
     def rename_story(self, story_id: str, new_story_id: str) -> int:
         """Move every member of story ``story_id`` to ``new_story_id``; returns how many were moved.
 
