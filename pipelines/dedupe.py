@@ -80,6 +80,11 @@ class DedupePipeline:
 
     def _find_story(self, item: Article) -> None:
         """Set ``item.story_id`` from the archive (repeatable: a retry after a database error redoes it)."""
+        # Its reads (twins, neighbours, sketches, a match's story) share one read transaction.
+        with self.state.archive.reading():
+            self._find_story_in_archive(item)
+
+    def _find_story_in_archive(self, item: Article) -> None:
         twins = self.state.archive.story_twins(item)
         mine = StoryText.of(item)
         self._remember(item.article_id, mine)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from newscrawl.items import Article
@@ -250,6 +250,60 @@ def test_iter_articles_filters_and_order(archive: Archive) -> None:
     assert [a.article_id for a in archive.iter_articles(since=seed_time)] == [SEED_ID]
     assert SEED_ID not in [a.article_id for a in archive.iter_articles(until=seed_time)]
     assert list(archive.iter_articles(until=datetime(2021, 12, 8, 10, 30, tzinfo=CST))) == []
+
+
+def test_reads_inside_reading_share_one_transaction(archive: Archive) -> None:
+    archive.upsert_articles([seed_article()], T0)
+    begun: list[object] = []
+    count = begun.append
+    event.listen(archive.engine, "begin", count)
+    try:
+        archive.story_twins(seed_article())
+        archive.published_near(seed_article())
+        assert len(begun) == 2
+        begun.clear()
+        with archive.reading():
+            assert [c.article_id for c in archive.story_twins(seed_article())] == [SEED_ID]
+            assert archive.published_near(seed_article()) == [SEED_ID]
+            with archive.reading():  # a nested block joins the outer one
+                assert archive.count_articles() == 1
+            assert archive.story_members([SEED_ID])[0].article_id == SEED_ID
+        assert len(begun) == 1
+        # A write inside the block is its own transaction, and the block's reads go on afterwards.
+        begun.clear()
+        with archive.reading():
+            archive.published_near(seed_article())
+            archive.rename_story(SEED_ID, "story-x")
+            archive.published_near(seed_article())
+        assert len(begun) == 2
+    finally:
+        event.remove(archive.engine, "begin", count)
+    assert archive.story_members([SEED_ID])[0].story_id == "story-x"
+
+
+def test_reading_on_sqlite_is_one_snapshot(sqlite_url: str) -> None:
+    with Archive.open(sqlite_url) as reader, Archive.open(sqlite_url) as writer:
+        with reader.reading():
+            assert reader.count_articles() == 0
+            writer.upsert_articles([seed_article()], T0)  # committed by another connection meanwhile
+            assert reader.published_near(seed_article()) == []
+        assert reader.published_near(seed_article()) == [SEED_ID]
+
+
+def test_reading_is_left_when_a_read_fails(archive: Archive) -> None:
+    with pytest.raises(ZeroDivisionError), archive.reading():
+        archive.count_articles()
+        raise ZeroDivisionError
+    # The next reads run in transactions of their own again.
+    begun: list[object] = []
+    count = begun.append
+    event.listen(archive.engine, "begin", count)
+    try:
+        archive.count_articles()
+        archive.count_articles()
+    finally:
+        event.remove(archive.engine, "begin", count)
+    assert len(begun) == 2
 
 
 def test_story_twins_and_posts_published_near(archive: Archive) -> None:
