@@ -65,6 +65,67 @@ def test_link_agrees_with_absolute_and_kind(href: str) -> None:
     assert (link.category is not None) <= (link.kind is Kind.ARTICLE)
 
 
+HREF_PARTS = st.lists(st.sampled_from(list("/.%:#?-_ab12中文 ()+,;=@!$&'*~\\")) | st.sampled_from(
+    ["https://", "http://", "//", "finews.withounder.com", "FINEWS.withounder.com", "127.0.0.1:8765",
+     "finews.zning.xyz", "category/", "2022/02/14/", ".html", "%2F", "%E4%B8%AD", ":8080", ":80", "emnews/", "/./",
+     "/../", "..", "HTTP://"]),
+    max_size=14).map("".join)
+BASES = [PAGE, "https://finews.withounder.com/category/x.html", "http://finews.withounder.com:8080/a/b.html",
+         "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW1", "ftp://finews.withounder.com/x/",
+         "http://127.0.0.1:8765/2022/01/01/x.html"]
+POLICIES = [SITE, SitePolicy.from_settings("https://finews.withounder.com", ""),
+            SitePolicy.from_settings("http://127.0.0.1:8765/", "finews.zning.xyz")]
+
+
+# Links shaped like the site's own (a prefix, then path pieces), with the odd piece that needs resolving.
+SITE_LIKE_HREFS = st.tuples(
+    st.sampled_from(["/", "//finews.withounder.com/", "http://finews.withounder.com/", "https://finews.withounder.com/",
+                     "//127.0.0.1:8765/", "http://127.0.0.1:8765/", " /", "HTTPS://finews.withounder.com/", ""]),
+    st.lists(st.sampled_from(["category/", "x-y_z", "2022/02/14/", "NW1.html", "a", "/", "()+,;=:@!$&'*~", ".html",
+                              "./", "../", ".", "?q=1", "#f", "%20", "中", " ", "\\"]), max_size=8).map("".join),
+).map("".join)
+
+
+@settings(max_examples=1500)
+@given(href=HREF_PARTS | SITE_LIKE_HREFS, base=st.sampled_from(BASES), policy=st.sampled_from(POLICIES))
+def test_plain_site_paths_are_joined_as_resolving_would(href: str, base: str, policy: SitePolicy) -> None:
+    _assert_joined_as_resolving_would(href, base, policy)
+
+
+@settings(max_examples=1500)
+@given(href=SITE_LIKE_HREFS, base=st.sampled_from(BASES[:2]))
+def test_site_shaped_links_are_joined_as_resolving_would(href: str, base: str) -> None:
+    _assert_joined_as_resolving_would(href, base, SITE)
+
+
+def _assert_joined_as_resolving_would(href: str, base: str, policy: SitePolicy) -> None:
+    # The shortcut for plain site paths must give exactly what urljoin, urlsplit, quote and unquote give.
+    href = href.strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "data:")):
+        assert policy._join(href, base) is None
+    else:
+        assert policy._join(href, base) == policy._resolve(href, base)
+
+
+@pytest.mark.parametrize("href", ["/quanzhouwanbao83/2022/03/26/NW202203262300015268.html", "/category/x-y_z.html",
+                                  "//finews.withounder.com/", "https://finews.withounder.com/emnews/",
+                                  "http://finews.withounder.com/feed.xml"])
+def test_the_site_s_own_links_take_the_shortcut(href: str) -> None:
+    path = SITE._plain_site_path(href, PAGE)
+    assert path is not None and SITE._join(href, PAGE) == SITE._resolve(href, PAGE) == (SITE._site_root + path, path)
+
+
+@pytest.mark.parametrize("href,base", [
+    ("/a/../b.html", PAGE), ("/a/./b.html", PAGE), ("/x.html?y=1", PAGE), ("/x.html#top", PAGE),
+    ("/%E4%B8%AD.html", PAGE), ("/中文.html", PAGE), ("/a b.html", PAGE),
+    ("/x.html", "http://finews.zning.xyz/y.html"),  # root-relative on another host's page
+    ("//finews.withounder.com/x.html", "ftp://finews.withounder.com/"),
+    ("//finews.withounder.com:80/x.html", PAGE), ("HTTP://finews.withounder.com/x.html", PAGE),
+])
+def test_links_that_need_resolving_do_not_take_the_shortcut(href: str, base: str) -> None:
+    assert SITE._plain_site_path(href, base) is None
+
+
 @pytest.mark.parametrize("href", ["file:///etc/passwd", "ftp://finews.withounder.com/x", "javascript:alert(1)",
                                   "mailto:a@b.c", "data:text/html,x", "#top", "", "http://[::1"])
 def test_unusable_links_resolve_to_nothing(href: str) -> None:
