@@ -252,7 +252,7 @@ def export_once(work: Path) -> tuple[int, float, str | None]:
     return written, wall, None
 
 
-def _figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, harness.Figure]:
+def crawl_figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, harness.Figure]:
     def fig(key: str, *args: Any, **kwargs: Any) -> harness.Figure:
         return figures.setdefault(key, harness.Figure(*args, **kwargs))
 
@@ -261,6 +261,8 @@ def _figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[str, h
     fig("crawl_rss", "full crawl: peak RSS", "MB", higher_is_better=False)
     fig("crawl_vs_floor", "crawler CPU / floor CPU", "x", higher_is_better=False, target=3.0,
         target_text="<= 3x")
+    fig("crawl_vs_work", "crawler CPU / whole-work floor CPU", "x", higher_is_better=False,
+        note="the floor with everything else the crawler does per article: what is left is Scrapy and its glue")
     fig("latency_rate", f"newscrawl at {latency_ms} ms/request", "articles/s")
     fig("latency_vs_serial", f"newscrawl / serial baseline at {latency_ms} ms", "x", target=10.0,
         target_text=">= 10x")
@@ -284,66 +286,106 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int, setting
         serial_rate: float | None = None, keep: bool = False,
         profile: Path | None = None) -> dict[str, harness.Figure]:
     """Full crawl + incremental re-crawl + export ``runs`` times, then the crawl at latency ``runs`` times."""
-    figures = _figures({} if figures is None else figures, server.latency_ms)
-    posts = site.meta()["posts"]
+    figures = {} if figures is None else figures
+    if not spider_available(figures, server.latency_ms):
+        return figures
+    base = work_root(keep)
+    for i in range(runs):
+        if not full_round(site, server, base, i, settings=settings, figures=figures, floor_ms=floor_ms,
+                          profile=profile):
+            break
+    latency_stage(site, server, base, runs=runs, settings=settings, figures=figures, serial_rate=serial_rate,
+                  keep=keep)
+    return figures
+
+
+def spider_available(figures: dict[str, harness.Figure], latency_ms: int) -> bool:
+    """False, with the reason on every crawl figure, when the project has no spider yet."""
     try:
         harness.optional_import("newscrawl.spiders.finews")
     except harness.NotAvailable as exc:
-        for f in figures.values():
+        for f in crawl_figures(figures, latency_ms).values():
             if f.name.startswith(("full crawl", "crawler", "newscrawl", "incremental")):
                 f.missing = str(exc)
-        return figures
+        return False
+    return True
+
+
+def work_root(keep: bool) -> Path:
+    """A folder for the crawls' archives, WARC files and logs, removed at exit unless ``keep``."""
     base = Path(tempfile.mkdtemp(prefix="newscrawl-crawl-", dir=harness.CACHE_DIR))
-    if not keep:
+    if keep:
+        print(f"crawl work dirs kept in {base}", file=sys.stderr)
+    else:
         harness.discard_later(base)  # at exit: harness.discard_later says why not before
-    try:
-        for i in range(runs):
-            work = base / f"run{i}"
-            work.mkdir()
-            full = crawl_once(server, server.proxy_url, work, "full", settings,
-                              profile=profile / f"run{i}" if profile else None)
-            problem = full.failure()
-            if problem:
-                for key in ("crawl_rate", "crawl_cpu", "crawl_rss", "crawl_vs_floor", "incr_requests",
-                            "incr_full_articles", "incr_wall_fraction", "export_crawled"):
-                    figures[key].missing = problem
-                break
-            assert full.articles_archived is not None
-            _note_completeness(figures["crawl_rate"], full, posts)
-            figures["crawl_rate"].add(full.articles_archived / full.wall_seconds)
-            cpu_ms = 1000 * full.cpu_seconds / full.articles_archived
-            figures["crawl_cpu"].add(cpu_ms)
-            figures["crawl_rss"].add(full.max_rss_mb)
-            if floor_ms:
-                figures["crawl_vs_floor"].add(cpu_ms / floor_ms)
-            else:
-                figures["crawl_vs_floor"].missing = "no floor figure (newscrawl parser/storage missing)"
+    return base
 
-            again = crawl_once(server, server.proxy_url, work, "incremental", settings)
-            if again.returncode != 0:
-                figures["incr_requests"].missing = again.failure()
-            else:
-                figures["incr_requests"].add(again.total_requests)
-                figures["incr_full_articles"].add(again.count("article", 200))
-                figures["incr_wall_fraction"].add(100 * again.wall_seconds / full.wall_seconds)
-                figures["incr_requests"].note = _by_kind(again)
 
-            export = figures["export_crawled"]
-            written, wall, failure = export_once(work)
-            if failure:
-                export.missing = failure
-            else:
-                export.add(written / wall)
-                export.note = f"{written:,} posts of the crawl's own archive; wall time, start-up included"
+def full_round(site: scale_site.ScaleSite, server: harness.Nginx, base: Path, index: int, *,
+               settings: Sequence[str], figures: dict[str, harness.Figure], floor_ms: float | None = None,
+               work_ms: float | None = None, profile: Path | None = None) -> bool:
+    """One full crawl into a new archive, the incremental re-crawl of it and its export.
 
-        latency_runs(server, base, "latency", figures["latency_rate"], figures["latency_vs_serial"], runs=runs,
-                     settings=settings, posts=posts, serial_rate=serial_rate, keep=keep)
-        shared_latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
-                            serial_rate=serial_rate, keep=keep)
-    finally:
-        if keep:
-            print(f"crawl work dirs kept in {base}", file=sys.stderr)
-    return figures
+    ``floor_ms`` / ``work_ms``: the floors (``floor.py``) measured just before, in the same round, for the
+    ratios; run_all.py pairs them so that a machine that drifts over the run moves both sides of a ratio.
+    False when the crawl failed (its figures then say why).
+    """
+    figures = crawl_figures(figures, server.latency_ms)
+    posts = site.meta()["posts"]
+    work = base / f"run{index}"
+    work.mkdir()
+    full = crawl_once(server, server.proxy_url, work, "full", settings,
+                      profile=profile / f"run{index}" if profile else None)
+    problem = full.failure()
+    if problem:
+        for key in ("crawl_rate", "crawl_cpu", "crawl_rss", "crawl_vs_floor", "crawl_vs_work", "incr_requests",
+                    "incr_full_articles", "incr_wall_fraction", "export_crawled"):
+            figures[key].missing = problem
+        return False
+    assert full.articles_archived is not None
+    _note_completeness(figures["crawl_rate"], full, posts)
+    figures["crawl_rate"].add(full.articles_archived / full.wall_seconds)
+    cpu_ms = 1000 * full.cpu_seconds / full.articles_archived
+    figures["crawl_cpu"].add(cpu_ms)
+    figures["crawl_rss"].add(full.max_rss_mb)
+    if floor_ms:
+        figures["crawl_vs_floor"].add(cpu_ms / floor_ms)
+    else:
+        figures["crawl_vs_floor"].missing = "no floor figure (newscrawl parser/storage missing)"
+    if work_ms:
+        figures["crawl_vs_work"].add(cpu_ms / work_ms)
+    else:
+        figures["crawl_vs_work"].missing = "no whole-work floor figure (run by run_all.py)"
+
+    again = crawl_once(server, server.proxy_url, work, "incremental", settings)
+    if again.returncode != 0:
+        figures["incr_requests"].missing = again.failure()
+    else:
+        figures["incr_requests"].add(again.total_requests)
+        figures["incr_full_articles"].add(again.count("article", 200))
+        figures["incr_wall_fraction"].add(100 * again.wall_seconds / full.wall_seconds)
+        figures["incr_requests"].note = _by_kind(again)
+
+    export = figures["export_crawled"]
+    written, wall, failure = export_once(work)
+    if failure:
+        export.missing = failure
+    else:
+        export.add(written / wall)
+        export.note = f"{written:,} posts of the crawl's own archive; wall time, start-up included"
+    return True
+
+
+def latency_stage(site: scale_site.ScaleSite, server: harness.Nginx, base: Path, *, runs: int,
+                  settings: Sequence[str], figures: dict[str, harness.Figure], serial_rate: float | None,
+                  keep: bool) -> None:
+    """The crawl at the server's latency, ``runs`` times by one process, then by each SHARED_WORKERS."""
+    figures = crawl_figures(figures, server.latency_ms)
+    posts = site.meta()["posts"]
+    latency_runs(server, base, "latency", figures["latency_rate"], figures["latency_vs_serial"], runs=runs,
+                 settings=settings, posts=posts, serial_rate=serial_rate, keep=keep)
+    shared_latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
+                        serial_rate=serial_rate, keep=keep)
 
 
 def latency_runs(server: harness.Nginx, base: Path, label: str, rate: harness.Figure, ratio: harness.Figure, *,

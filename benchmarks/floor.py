@@ -7,13 +7,21 @@ the network, so file reading is not its work); then, timed with ``time.process_t
 links are extracted, each article page is parsed (``newscrawl.parsers.parse_article``), its origin answer
 decoded (``parse_origin_text``), and the article stored (``newscrawl.storage.Archive.upsert_article``, one
 transaction each, as the store pipeline does) in a fresh SQLite archive. CPU seconds per article is the floor
-the crawler's CPU per article is held against (target: crawler <= 3x floor). See docs/performance.md.
+the crawler's CPU per article is held against (target: crawler <= 3x floor).
+
+The whole-work floor does, still without Scrapy, everything else the crawler does with a page's bytes: the
+links of every page resolved by the address policy (the spider's ``_follow``), the article through the
+project's own item pipelines (validate, normalise, dedupe, store: their ``process_item``, in one asyncio
+loop), and both responses written to a WARC file. ``crawler / whole-work floor`` is then what Scrapy and the
+glue around it cost. See docs/performance.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,21 +127,91 @@ def measure(pages: SavedPages, db: Path) -> FloorResult:
         work.close()
 
 
-def run(site: scale_site.ScaleSite, *, runs: int,
-        figures: dict[str, harness.Figure] | None = None) -> dict[str, harness.Figure]:
+# Response headers of the pages in the WARC records: what nginx sends for a site page.
+_WARC_HEADERS = [("Server", "nginx"), ("Date", "Sat, 28 Nov 2026 08:00:00 GMT"),
+                 ("Content-Type", "text/html; charset=utf-8"), ("Last-Modified", "Sat, 28 Nov 2026 07:00:00 GMT"),
+                 ("Connection", "keep-alive"), ("ETag", '"6930f0a0-5a1c"'), ("Accept-Ranges", "bytes")]
+
+
+class _Counts(Counter[str]):
+    """The one method of Scrapy's stats collector the pipelines call."""
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self[key] += count
+
+
+def measure_work(pages: SavedPages, work: Path) -> FloorResult:
+    """The crawler's whole per-article work without Scrapy, into ``work``'s archive and WARC file."""
+    return asyncio.run(_whole_work(pages, work))
+
+
+async def _whole_work(pages: SavedPages, work: Path) -> FloorResult:
+    from newscrawl.config import from_environment
+    from newscrawl.crawlstate import CrawlState
+    from newscrawl.storage import Archive
+    from newscrawl.urls import SitePolicy
+    from newscrawl.warc import WarcArchive
+    from pipelines.dedupe import DedupePipeline
+    from pipelines.normalise import NormalisePipeline
+    from pipelines.store import StorePipeline
+    from pipelines.validate import ValidatePipeline
+
+    project = ProjectWork(None)
+    policy = SitePolicy.configured(from_environment())
+    stats: Any = _Counts()  # stands in for Scrapy's StatsCollector
+    state = CrawlState(archive=Archive.open(f"sqlite:///{work / 'bench.sqlite3'}"), incremental=False)
+    warc = WarcArchive(work / "warc")
+    pipelines: list[Any] = [ValidatePipeline(stats), NormalisePipeline(stats), DedupePipeline(state, stats, 3),
+                            StorePipeline(state, stats)]
+    followed = 0
+    try:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for url, text in pages.listings:
+            followed += sum(policy.link(href, url) is not None for href in project.parse_listing_links(text, url))
+        for url, text, origin in pages.articles:
+            followed += sum(policy.link(href, url) is not None for href in project.parse_listing_links(text, url))
+            warc.write(url, 200, "OK", _WARC_HEADERS, text.encode("utf-8"), "article")
+            item = project.article(text, url)
+            if origin is not None:
+                warc.write(policy.text_api_url(item.share_url) or url, 200, "OK", _WARC_HEADERS, origin, "origin")
+                project.origin(item, origin)
+            for pipeline in pipelines:
+                item = pipeline.process_item(item)
+                if asyncio.iscoroutine(item):
+                    item = await item
+        result = FloorResult(len(pages.articles), time.process_time() - cpu0, 0.0, time.perf_counter() - wall0)
+    finally:
+        warc.close()
+        state.archive.close()
+    stored = stats["newscrawl/store/new"]
+    if stored != len(pages.articles) or not followed:
+        raise RuntimeError(f"whole-work floor stored {stored} of {len(pages.articles)} articles: {dict(stats)}")
+    return result
+
+
+def run(site: scale_site.ScaleSite, *, runs: int, figures: dict[str, harness.Figure] | None = None,
+        pages: SavedPages | None = None) -> dict[str, harness.Figure]:
+    """The floor, the whole-work floor and the export of the floor's archive, ``runs`` times each.
+
+    ``pages``: the site's pages already loaded (run_all.py measures one round at a time).
+    """
     figures = {} if figures is None else figures
     floor = figures.setdefault("floor_cpu", harness.Figure(
         "floor: parse + store, no Scrapy", "CPU ms/article", higher_is_better=False,
         note="listing links, article parse, origin answer, upsert into SQLite"))
     parse = figures.setdefault("floor_parse_cpu", harness.Figure(
         "floor: parse only", "CPU ms/article", higher_is_better=False))
+    whole = figures.setdefault("floor_work_cpu", harness.Figure(
+        "whole-work floor: + links resolved, validate, normalise, dedupe, WARC", "CPU ms/article",
+        higher_is_better=False,
+        note="the project's pipelines and WARC writer on the same pages, no Scrapy"))
     try:
         ProjectWork(None)
         harness.optional_import("newscrawl.storage", "Archive")
     except harness.NotAvailable as exc:
-        floor.missing = parse.missing = str(exc)
+        floor.missing = parse.missing = whole.missing = str(exc)
         return figures
-    pages = SavedPages.load(site)
+    pages = pages or SavedPages.load(site)
     for _ in range(runs):
         # Each run in a folder of its own, removed at exit (harness.discard_later says why).
         tmp = harness.scratch_dir("newscrawl-floor-")
@@ -143,6 +221,7 @@ def run(site: scale_site.ScaleSite, *, runs: int,
         # The archive a complete crawl of this site holds, made by the same parser and storage:
         # export is measured on it, so its figure does not wait for (or depend on) a full crawl.
         export_figure(figures, tmp, f"archive of {r.articles:,} posts built by the floor run")
+        whole.add(1000 * measure_work(pages, harness.scratch_dir("newscrawl-work-")).cpu_per_article)
     return figures
 
 

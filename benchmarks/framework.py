@@ -101,16 +101,17 @@ def run(site: scale_site.ScaleSite, server: harness.Nginx, *, runs: int,
 
 
 def least_ratio(figures: dict[str, harness.Figure]) -> None:
-    """Add ``(Scrapy alone + floor) / floor``: the ratio a crawler with no cost of its own would show."""
+    """Add ``(Scrapy alone + floor) / floor``, from the latest run of each: the ratio a crawler with no cost of
+    its own would show. run_all.py calls it once a round, right after measuring both."""
     if "framework_cpu" not in figures or "floor_cpu" not in figures:
         return
-    framework, floor = figures["framework_cpu"].median, figures["floor_cpu"].median
-    if framework is None or not floor:
+    framework, floor = figures["framework_cpu"].values, figures["floor_cpu"].values
+    if not framework or not floor or not floor[-1]:
         return
     fig = figures.setdefault("framework_vs_floor", harness.Figure(
         "(Scrapy alone + floor) / floor", "x", higher_is_better=False,
         note="the least crawler/floor ratio a Scrapy crawler doing this work can show on this machine"))
-    fig.add((framework + floor) / floor)
+    fig.add((framework[-1] + floor[-1]) / floor[-1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

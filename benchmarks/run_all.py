@@ -6,8 +6,10 @@
 
 Steps: check the scale site's renderer against the replica (scale_site --verify) and generate the site
 (cached under $NEWSCRAWL_BENCH_DIR, /tmp/newscrawl-bench by default); start nginx on loopback; then the
-ceiling, the floor, Scrapy alone (the framework's own cost), the serial baseline, the crawler (full,
-incremental, at 20 ms latency, export) and the memory run on a 100,000-post site. A figure whose project
+ceiling; then rounds of one floor run (and the whole-work floor), one run of Scrapy alone (the framework's
+own cost) and one full crawl (with its incremental re-crawl and export), each ratio of the crawler to a
+floor taken within its round; then the serial baseline, the crawls at 20 ms latency and the memory run on
+a 100,000-post site. A figure whose project
 piece is missing is shown as "not available yet" with the reason. The results are also written as JSON
 next to the cached sites.
 The figures, the machine and what limits each are discussed in docs/performance.md.
@@ -86,19 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         if "ceiling" not in skip:
             _step("ceiling", lambda: ceiling.run(site, server, runs=runs, figures=figures))
-        if "floor" not in skip:
-            _step("floor", lambda: floor.run(site, runs=runs, figures=figures))
-        if "framework" not in skip:
-            _step("framework", lambda: framework.run(site, server, runs=runs, figures=figures))
-            framework.least_ratio(figures)
+        # The floors, Scrapy alone and the full crawl are measured in rounds, one run of each per round, and
+        # each ratio is taken within its round: the machine drifts over a run of this length (a crawl stage
+        # on a slower machine than the floor's, measured ten minutes earlier, once put the ratio 35% off).
+        pages = floor.SavedPages.load(site) if "floor" not in skip else None
+        crawling = "crawl" not in skip and crawl.spider_available(figures, server.latency_ms)
+        base = crawl.work_root(keep=False) if crawling else None
+        full_ok = base is not None  # a failed full crawl ends the full rounds (its figures say why)
+        for i in range(max(runs, crawl_runs if crawling else 0)):
+            if "floor" not in skip and i < runs:
+                _step(f"floor {i + 1}", lambda: floor.run(site, runs=1, figures=figures, pages=pages))
+            if "framework" not in skip and i < runs:
+                _step(f"framework {i + 1}", lambda: framework.run(site, server, runs=1, figures=figures))
+                framework.least_ratio(figures)
+            if full_ok and base is not None and i < crawl_runs:
+                print(f"[crawl {i + 1}] ...", file=sys.stderr, flush=True)
+                full_ok = crawl.full_round(site, server, base, i, settings=args.setting, figures=figures,
+                                           floor_ms=_latest(figures, "floor_cpu"),
+                                           work_ms=_latest(figures, "floor_work_cpu"))
+        pages = None  # the floor is done: its ~100 MB of pages are not needed by the crawls at latency
         if "serial" not in skip:
             _step("serial", lambda: serial.run(site, server, runs=runs, articles=args.serial_articles,
                                                figures=figures))
-        if "crawl" not in skip:
-            floor_ms = figures["floor_cpu"].median if "floor_cpu" in figures else None
+        if base is not None:
             serial_rate = figures["serial"].median if "serial" in figures else None
-            _step("crawl", lambda: crawl.run(site, server, runs=crawl_runs, settings=args.setting,
-                                             figures=figures, floor_ms=floor_ms, serial_rate=serial_rate))
+            _step("latency", lambda: crawl.latency_stage(site, server, base, runs=crawl_runs,
+                                                         settings=args.setting, figures=figures,
+                                                         serial_rate=serial_rate, keep=False))
     if "memory" not in skip:
         big = scale_site.ensure_site(scale_site.SiteSpec(args.memory_posts, args.memory_categories))
         _step("memory", lambda: crawl.memory(big, runs=1, settings=args.setting, figures=figures))
@@ -114,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     print(f"\nresults: {out} ({results['seconds']} s)")
     return 0
+
+
+def _latest(figures: dict[str, harness.Figure], key: str) -> float | None:
+    """The figure's value from this round (its latest run), if it was measured."""
+    fig = figures.get(key)
+    return fig.values[-1] if fig is not None and fig.values else None
 
 
 def _step(name: str, fn: Any) -> None:
