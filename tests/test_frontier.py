@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
@@ -132,7 +132,6 @@ def test_each_request_is_given_to_one_process_highest_priority_first(pair: Any) 
     a, b, spider = pair
     assert a.enqueue_request(page(spider, 1))
     assert a.enqueue_request(page(spider, 2, priority=5))
-    assert not b.enqueue_request(page(b.spider, 1))  # already seen by the other process
     taken = [a.next_request(), a.next_request()]
     assert [r.url for r in taken if r is not None] == ["http://finews.example/2.html", "http://finews.example/1.html"]
     first = taken[0]
@@ -140,20 +139,125 @@ def test_each_request_is_given_to_one_process_highest_priority_first(pair: Any) 
     # The request survives the trip: callback (by name), meta, keyword arguments, priority.
     assert first.callback.__func__ is Pages.parse_page
     assert (first.meta["kind"], first.cb_kwargs, first.priority) == ("article", {"n": 2}, 5)
-    assert b.next_request() is None
     assert a.stats.get_value("scheduler/enqueued/redis") == 2
     assert a.stats.get_value("scheduler/dequeued/redis") == 2
+
+    dropped: list[str] = []
+
+    def on_dropped(request: Request, spider: Spider) -> None:
+        dropped.append(request.url)
+
+    b.crawler.signals.connect(on_dropped, signal=signals.request_dropped)
+    b.enqueue_request(page(b.spider, 1))  # already seen by the other process: known when b's outbox goes out
+    assert b.next_request() is None
+    assert dropped == ["http://finews.example/1.html"]
+    assert b.stats.get_value("dupefilter/filtered") == 1 and b.stats.get_value("scheduler/enqueued/redis") is None
+
+
+@needs_redis
+def test_the_requests_found_go_out_together_with_the_next_take(pair: Any) -> None:
+    a, b, spider = pair
+    trips = count_trips(a)
+    for n in range(3):
+        a.enqueue_request(page(spider, n, priority=n))
+    assert len(a.queue) == 0 and a.has_pending_requests() and len(a) == 3  # in the outbox, not in Redis yet
+    assert b.next_request() is None  # so another process cannot have them yet
+    assert [a.next_request().url.rsplit("/", 1)[1] for _ in range(3)] == ["2.html", "1.html", "0.html"]
+    assert trips == [3]  # one round trip sent the three and took them back
+
+
+@needs_redis
+def test_a_full_outbox_goes_out_at_once(pair: Any) -> None:
+    a, b, spider = pair
+    trips = count_trips(a)
+    for n in range(frontier.OUTBOX_MAX + 1):
+        a.enqueue_request(page(spider, n))
+    assert trips == [frontier.OUTBOX_MAX] and len(a.queue) == frontier.OUTBOX_MAX and len(a.outbox) == 1
+    assert b.next_request() is not None
+
+
+@needs_redis
+def test_an_outbox_waits_at_most_a_moment_while_its_process_has_work(pair: Any, clock: Clock) -> None:
+    a, b, spider = pair
+    for n in range(2):
+        a.enqueue_request(page(spider, n))
+    assert a.next_request() is not None  # takes both (the outbox went with the take), starts one
+    a.enqueue_request(page(spider, 10))
+    assert a.next_request() is not None  # the other one taken: no trip needed, the new one stays
+    assert b.next_request() is None
+    a.enqueue_request(page(spider, 11))
+    clock.now += 1
+    assert a.next_request() is not None  # nothing left in hand: the outbox goes, and a takes both back
+    a.enqueue_request(page(spider, 12))
+    text = Request("http://origin.example/text?id=13", callback=spider.parse_page, dont_filter=True,
+                   meta={frontier.LOCAL: True})
+    a.enqueue_request(text)
+    clock.now += 1
+    assert a.next_request() is text  # local work in hand: the outbox only goes out
+    assert b.next_request().url.endswith("/12.html")
+
+
+@needs_redis
+def test_the_outbox_goes_out_when_a_process_closes(pair: Any) -> None:
+    a, b, spider = pair
+    a.enqueue_request(page(spider, 1))
+    a.close("shutdown")
+    assert b.next_request().url.endswith("/1.html")
+
+
+@needs_redis
+def test_a_failed_trip_keeps_the_outbox(pair: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis
+
+    a, _, spider = pair
+    a.enqueue_request(page(spider, 1))
+    working = a._exchange_script
+
+    def refused(**kwargs: Any) -> Any:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(a, "_exchange_script", refused)
+    with pytest.raises(redis.ConnectionError):
+        a.next_request()
+    assert len(a.outbox) == 1 and a.has_pending_requests()
+    monkeypatch.setattr(a, "_exchange_script", working)
+    assert a.next_request().url.endswith("/1.html")
+
+
+def count_trips(scheduler: frontier.SharedFrontier) -> list[int]:
+    """Records, for each round trip of ``scheduler`` to Redis, how many requests it sent."""
+    trips: list[int] = []
+    script = scheduler._exchange_script
+
+    def counted(*, keys: list[str], args: list[Any]) -> Any:
+        trips.append((len(args) - 2) // 3)
+        return script(keys=keys, args=args)
+
+    scheduler._exchange_script = counted
+    return trips
 
 
 @needs_redis
 def test_the_crawl_is_over_when_the_frontier_is_empty_and_every_process_idle(pair: Any) -> None:
     a, b, spider = pair
     a.enqueue_request(page(spider, 1))
-    assert not b.crawl_finished()  # a request waits in the frontier
-    assert a.next_request() is not None  # a is busy with it now
+    assert not b.crawl_finished()  # a holds a request, and has been busy since it started
+    assert a.next_request() is not None and b.next_request() is None  # a is busy with it now
     assert not b.crawl_finished()
     assert a.crawl_finished()  # a is done with it and found nothing left: nobody can add work
     assert b.crawl_finished()
+
+
+@needs_redis
+def test_the_crawl_is_not_over_while_a_request_waits_in_the_frontier(pair: Any) -> None:
+    a, b, spider = pair
+    for n in range(2):
+        a.enqueue_request(page(spider, n))
+    assert a.next_request() is not None  # the outbox went out: both in Redis, both taken by a
+    a.close("shutdown")  # the one not started goes back
+    assert not b.crawl_finished()  # a request waits in the frontier
+    assert b.next_request() is not None  # b is busy with it now
+    assert b.crawl_finished()  # b is done with it and found nothing left: nobody can add work
 
 
 @needs_redis
@@ -172,15 +276,16 @@ def test_requests_taken_but_not_started_go_back_when_a_process_closes(pair: Any)
 
 
 @needs_redis
-def test_a_request_that_finishes_an_item_stays_in_its_process(pair: Any) -> None:
+def test_a_request_that_finishes_an_item_stays_in_its_process(pair: Any, clock: Clock) -> None:
     a, b, spider = pair
     a.enqueue_request(page(spider, 1, priority=20))
     text = Request("http://origin.example/text?id=1", callback=spider.parse_page, dont_filter=True,
                    meta={frontier.LOCAL: True}, cb_kwargs={"n": 1})
     assert a.enqueue_request(text) and a.has_pending_requests() and len(a) == 2
+    clock.now += 1  # the outbox goes out at a's next request
+    assert a.next_request() is text  # the same object, first: it never left the process
     assert len(a.queue) == 1  # only the page went to Redis
-    assert b.next_request() is not None and b.next_request() is None  # b takes the page, never the text
-    assert a.next_request() is text  # the same object: it never left the process
+    assert b.next_request() is not None and b.next_request() is None  # b takes the page
     assert a.next_request() is None and not a.has_pending_requests()
     assert (a.stats.get_value("scheduler/enqueued/local"), a.stats.get_value("scheduler/dequeued/local")) == (1, 1)
     assert a.stats.get_value("scheduler/enqueued/redis") == 1
