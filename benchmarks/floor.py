@@ -163,13 +163,18 @@ async def _whole_work(pages: SavedPages, work: Path) -> FloorResult:
     warc = WarcArchive(work / "warc")
     pipelines: list[Any] = [ValidatePipeline(stats), NormalisePipeline(stats), DedupePipeline(state, stats, 3),
                             StorePipeline(state, stats)]
+
+    def follow(text: str, url: str) -> int:
+        # The spider's ``_follow``: every link of the page resolved and judged by the address policy.
+        return sum(policy.link(href, url) is not None for href in project.parse_listing_links(text, url))
+
     followed = 0
     try:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for url, text in pages.listings:
-            followed += sum(policy.link(href, url) is not None for href in project.parse_listing_links(text, url))
+            followed += follow(text, url)
         for url, text, origin in pages.articles:
-            followed += sum(policy.link(href, url) is not None for href in project.parse_listing_links(text, url))
+            followed += follow(text, url)
             warc.write(url, 200, "OK", _WARC_HEADERS, text.encode("utf-8"), "article")
             item = project.article(text, url)
             if origin is not None:

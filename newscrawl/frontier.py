@@ -197,8 +197,9 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         return True
 
     def next_request(self) -> Request | None:
-        if self.outbox and time.monotonic() - self.outbox_since >= OUTBOX_MAX_WAIT_S:
-            self._exchange(0 if self.local or self.taken else PREFETCH)
+        # With nothing in hand the take below sends the outbox; with work in hand it goes once it is old.
+        if (self.local or self.taken) and self.outbox and time.monotonic() - self.outbox_since >= OUTBOX_MAX_WAIT_S:
+            self._exchange(0)
         if self.local:
             self.stats.inc_value("scheduler/dequeued/local")
             return self.local.popleft()
