@@ -32,7 +32,8 @@ each process's state. What this adds to ``scrapy_redis.scheduler.Scheduler``:
   Otherwise it waits (``IdleWait``): a process started a moment after another finds the start pages
   already taken, and near the end one process may empty the frontier while another is still parsing a
   listing that fills it again. The wait is bounded by NEWSCRAWL_REDIS_IDLE_SECONDS of continuous
-  idleness, for a process that died while marked busy.
+  idleness, for a process that died while marked busy. An idle process asks again every ``IDLE_POLL_S``
+  (Scrapy's engine heartbeat, set here), not every 5 s.
 
 See docs/distributed.md.
 """
@@ -64,6 +65,11 @@ PREFETCH = 4
 # another process may be waiting for work, and a kill -9 loses the outbox.
 OUTBOX_MAX = 64
 OUTBOX_MAX_WAIT_S = 0.1
+# How often an idle process asks the frontier for work again: Scrapy's engine heartbeat, 5 s by default.
+# A process of a shared crawl finds the frontier empty for a while at the start (another process took the
+# start pages and is still parsing them) and near the end, and it would sit idle for up to a heartbeat each
+# time; the last process to finish ends at once, but the others only at their next heartbeat.
+IDLE_POLL_S = 0.25
 
 # KEYS: filter, queue, workers. ARGV: how many to take, this worker, then fingerprint ('' for a request that
 # is not filtered), score and pickled request of each request sent. Answers {pushed (1/0 each), taken}.
@@ -98,7 +104,7 @@ class IdleWait:
     """When a process of a shared crawl whose engine is idle may end.
 
     At once when the crawl is over (``finished``). Otherwise after ``seconds`` of continuous idleness,
-    checked at each of Scrapy's engine heartbeats (every 5 s); a request taken from the frontier in
+    checked at each of Scrapy's engine heartbeats (every ``IDLE_POLL_S``); a request taken from the frontier in
     between (``scheduler/dequeued/redis``) starts the wait again. Counted in ``newscrawl/redis/idle_waits``.
     """
 
@@ -163,8 +169,13 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         # Busy from the start: the start requests wait in this process's outbox until its first trip, and
         # another process must not find the crawl over meanwhile.
         self.server.hset(self.workers_key, self.worker, "busy")
+        self.crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         if self.idle_wait is not None:
             self.crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+
+    def spider_opened(self, spider: Spider) -> None:
+        # A class attribute of Scrapy's engine, read when the engine starts, after the spider is open.
+        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = IDLE_POLL_S
 
     def close(self, reason: str) -> None:
         if self.outbox:

@@ -6,6 +6,7 @@ set by CI). The crawl by two processes is in test_redis.py.
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request, Spider, signals
+from scrapy.core.engine import ExecutionEngine
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
@@ -54,7 +56,7 @@ def test_ends_at_once_when_the_crawl_is_over(clock: Clock) -> None:
 
 def test_waits_while_another_process_is_busy_then_gives_up(clock: Clock) -> None:
     wait = idle_wait()
-    for _ in range(2):  # Scrapy's heartbeat asks again every 5 s
+    for _ in range(2):  # asked again at each engine heartbeat
         assert not wait.should_end(finished=False)
         clock.now += 5
     assert wait.should_end(finished=False)  # 10 s of continuous idleness: a busy mark left by a dead process
@@ -99,14 +101,17 @@ def crawl_id() -> Iterator[str]:
         client.delete(*keys)
 
 
-def process(crawl_id: str | None) -> tuple[frontier.SharedFrontier, Pages]:
-    """The frontier of one crawler process, as RedisFrontier configures it, opened."""
+def process(crawl_id: str | None, *, engine: bool = False) -> tuple[frontier.SharedFrontier, Pages]:
+    """The frontier of one crawler process, as RedisFrontier configures it, opened (with Scrapy's engine
+    made first if ``engine``, as in a crawl)."""
     settings: dict[str, Any] = {"NEWSCRAWL_REDIS_URL": REDIS_URL, "ADDONS": {"newscrawl.addons.RedisFrontier": 0}}
     if crawl_id:
         settings["NEWSCRAWL_REDIS_CRAWL_ID"] = crawl_id
     crawler = get_crawler(Pages, settings)
     assert crawler.settings["SCHEDULER"] == "newscrawl.frontier.SharedFrontier"
     spider = crawler.spider = Pages.from_crawler(crawler)
+    if engine:
+        crawler.engine = crawler._create_engine()
     scheduler = frontier.SharedFrontier.from_crawler(crawler)
     scheduler.open(spider)
     return scheduler, spider
@@ -246,6 +251,23 @@ def test_the_crawl_is_over_when_the_frontier_is_empty_and_every_process_idle(pai
     assert not b.crawl_finished()
     assert a.crawl_finished()  # a is done with it and found nothing left: nobody can add work
     assert b.crawl_finished()
+
+
+@needs_redis
+def test_an_idle_process_asks_the_frontier_again_within_a_quarter_second(crawl_id: str) -> None:
+    # Scrapy's engine asks an idle scheduler again at each heartbeat, every 5 s by default: a process that
+    # found the shared frontier empty for a moment (another process took the start pages) would sit idle
+    # that long, and at the end every process but the last would end up to 5 s late.
+    scheduler, spider = process(crawl_id, engine=True)
+    try:
+        scheduler.crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
+        assert scheduler.crawler.engine is not None
+        assert scheduler.crawler.engine._SLOT_HEARTBEAT_INTERVAL == frontier.IDLE_POLL_S == 0.25
+        # ... the value Scrapy starts the heartbeat with (a rename in a new Scrapy would undo this silently).
+        assert "self._SLOT_HEARTBEAT_INTERVAL)" in inspect.getsource(ExecutionEngine._start_request_processing)
+        assert ExecutionEngine._SLOT_HEARTBEAT_INTERVAL == 5.0  # other crawls keep Scrapy's
+    finally:
+        scheduler.close("finished")
 
 
 @needs_redis
