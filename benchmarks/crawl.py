@@ -18,6 +18,7 @@ archive. See docs/performance.md.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -45,9 +46,17 @@ CRAWL_TIMEOUT_S = 3 * 3600
 # waits, on the network or on SQLite's write lock, leaves its core to the others). And how long each waits
 # on an empty frontier while another is still busy (NEWSCRAWL_REDIS_IDLE_SECONDS). A process ends once the
 # frontier is empty and every process is idle: the last one at once, the others at their next engine
-# heartbeat (every 5 s; newscrawl.frontier).
+# heartbeat (every 0.25 s since commit 08fa758; newscrawl.frontier).
 SHARED_WORKERS = (2, 3)
 SHARED_IDLE_S = 5
+
+
+def unthrottled() -> str:
+    """The politeness lifted: AutoThrottle aiming at as many requests in flight per host as newscrawl's
+    per-host cap allows (its own target is half that). Only for the figure of what one process's CPU allows
+    at latency; read from newscrawl/settings.py, like framework.py's settings, so the two cannot drift."""
+    project = importlib.import_module("newscrawl.settings")
+    return f"AUTOTHROTTLE_TARGET_CONCURRENCY={project.CONCURRENT_REQUESTS_PER_DOMAIN}"
 
 
 @dataclass
@@ -266,6 +275,9 @@ def crawl_figures(figures: dict[str, harness.Figure], latency_ms: int) -> dict[s
     fig("latency_rate", f"newscrawl at {latency_ms} ms/request", "articles/s")
     fig("latency_vs_serial", f"newscrawl / serial baseline at {latency_ms} ms", "x", target=10.0,
         target_text=">= 10x")
+    fig("unthrottled_rate", f"newscrawl at {latency_ms} ms/request, one process, {unthrottled()} (not the "
+        "default)", "articles/s", note="what one process does when its CPU, not its politeness, is the limit")
+    fig("unthrottled_vs_serial", f"one process, {unthrottled()} / serial baseline at {latency_ms} ms", "x")
     for n in SHARED_WORKERS:
         fig(f"shared{n}_rate", f"newscrawl, {n} processes sharing one crawl (Redis), at {latency_ms} ms/request",
             "articles/s")
@@ -379,11 +391,14 @@ def full_round(site: scale_site.ScaleSite, server: harness.Nginx, base: Path, in
 def latency_stage(site: scale_site.ScaleSite, server: harness.Nginx, base: Path, *, runs: int,
                   settings: Sequence[str], figures: dict[str, harness.Figure], serial_rate: float | None,
                   keep: bool) -> None:
-    """The crawl at the server's latency, ``runs`` times by one process, then by each SHARED_WORKERS."""
+    """The crawl at the server's latency, ``runs`` times by one process, by one process with its politeness
+    lifted (``unthrottled``: what its CPU allows), then by each SHARED_WORKERS."""
     figures = crawl_figures(figures, server.latency_ms)
     posts = site.meta()["posts"]
     latency_runs(server, base, "latency", figures["latency_rate"], figures["latency_vs_serial"], runs=runs,
                  settings=settings, posts=posts, serial_rate=serial_rate, keep=keep)
+    latency_runs(server, base, "unthrottled", figures["unthrottled_rate"], figures["unthrottled_vs_serial"],
+                 runs=runs, settings=[*settings, unthrottled()], posts=posts, serial_rate=serial_rate, keep=keep)
     shared_latency_runs(server, base, runs=runs, settings=settings, figures=figures, posts=posts,
                         serial_rate=serial_rate, keep=keep)
 
@@ -408,6 +423,9 @@ def latency_runs(server: harness.Nginx, base: Path, label: str, rate: harness.Fi
             each = " + ".join(f"{1000 * c / slow.articles_archived:.1f}" for c in slow.cpu_seconds_each)
             rate.note += (f"; {1000 * slow.cpu_seconds / slow.articles_archived:.1f} CPU ms/article (all "
                           f"processes: {each}); wall time until the last process ended")
+        else:  # how much of its core the process used: below ~90% it waited on its politeness, not its CPU
+            rate.note += (f"; run {i + 1}: {1000 * slow.cpu_seconds / slow.articles_archived:.2f} CPU ms/article, "
+                          f"the process busy {100 * slow.cpu_seconds / slow.wall_seconds:.0f}% of its wall time")
         if serial_rate:
             ratio.add(rate.values[-1] / serial_rate)
         if not keep:
