@@ -273,15 +273,3 @@ def _is_ip_literal(host: str) -> bool:
         return False
     return True
 
-
-def redact_url(url: str) -> str:
-    """A database or proxy URL with its password replaced by ``***``, safe for logs and run records."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
