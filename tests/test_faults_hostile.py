@@ -138,10 +138,70 @@ def test_no_link_or_redirect_leaves_the_site_and_origins(sqlite_url: str, tmp_pa
     assert result.stats["newscrawl/policy/refused"] == 3
     assert result.stats["newscrawl/spider/dropped/refused_by_policy"] == 3
     for article_id, location in redirects.items():
-        assert f"refused by the site policy, not requested: {location} (redirect from " \
-               f"{SITE_URL.rstrip('/')}{article_path(article_id)})" in result.log
+        assert f"WARNING: request dropped (refused_by_policy): redirect from {SITE_URL.rstrip('/')}" \
+               f"{article_path(article_id)} to {location!r}" in result.log
     assert result.stats["newscrawl/validate/dropped/no_section"] == 1  # the meta refresh page
     assert {k: content(v) for k, v in rows.items() if k in DEMO_IDS} == clean_rows()
+
+
+# Redirect Locations a browser reads as the metadata address, whatever Python's urljoin makes of them.
+BROWSER_FORMS = {
+    "BACKSL01": "http:\\\\169.254.169.254\\latest",  # backslashes are slashes in http(s) URLs
+    "BACKSL02": "\\\\169.254.169.254\\latest",  # protocol-relative, with backslashes
+    "BACKSL03": "/\\169.254.169.254/latest",
+    "TABINURL": "http://169.254.\t169.254/latest",  # tabs and newlines inside a URL are dropped
+    "C0SPACE1": " \x01http://169.254.169.254/latest",  # leading C0 controls and spaces are stripped
+    "MIXCASE1": "HtTp://169.254.169.254/latest",
+    "OTHERSCH": "https:169.254.169.254/latest",  # another scheme than the page's: the host follows
+    "IPV4HEX1": "http://0xA9.0xFE.0xA9.0xFE/latest",
+    "IPV4DEC1": "http://2852039166/latest",
+    "IPV4OCT1": "http://0251.0376.0251.0376/latest",
+    "IPV4PCT1": "http://%31%36%39.254.169.254/latest",
+}
+
+
+def test_every_dropped_request_is_explained_once(sqlite_url: str, tmp_path: Path) -> None:
+    """Issue 21's hostile run: a redirect loop between two pages the site links (each redirect's target is
+    requested on its own, so Scrapy's duplicate filter dropped both without a word), and redirects to the
+    metadata address in the forms a browser reads (one passed the redirect guard and was then dropped
+    silently by Scrapy's offsite filter). Each dropped page is now logged once, at WARNING, with its URL
+    and reason, counted in stats and in the run summary; none of them is requested."""
+    site = SITE_URL.rstrip("/")
+    with FaultServer() as server:
+        pages = {article_id: server.add_page(article_path(article_id), b"")
+                 for article_id in ("LOOPAAAA", "LOOPBBBB", *BROWSER_FORMS)}
+        server.rule(on_path(article_path("LOOPAAAA")), (302, {"Location": site + article_path("LOOPBBBB")}, b""))
+        server.rule(on_path(article_path("LOOPBBBB")), (302, {"Location": site + article_path("LOOPAAAA")}, b""))
+        for article_id, location in BROWSER_FORMS.items():
+            server.rule(on_path(article_path(article_id)), (302, {"Location": location}, b""))
+        result = crawl(server, sqlite_url, tmp_path)
+        answered = server.requests()
+    assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+    assert {host for host, _, _ in answered} == {SITE_HOST, ORIGIN_HOST}
+    assert result.stats["downloader/request_count"] == len(answered)
+    assert {k: content(v) for k, v in archived(sqlite_url).items()} == clean_rows()
+    # Every dropped page: one line at INFO or above that names it (the loop's two lines name both pages).
+    said = [line for line in result.log.splitlines() if any(f"] {level}: " in line for level in ("INFO", "WARNING",
+                                                                                                  "ERROR"))]
+    for article_id in BROWSER_FORMS:
+        lines = [line for line in said if pages[article_id] in line]
+        assert len(lines) == 1, (article_id, lines)
+        assert f"WARNING: request dropped (refused_by_policy): redirect from {pages[article_id]} to " \
+               f"{BROWSER_FORMS[article_id].lstrip(' ')!r} (read as " in lines[0]  # HTTP drops the space
+        assert "169.254.169.254/latest) is outside the site policy" in lines[0]
+    loop_lines = [line for line in said if pages["LOOPAAAA"] in line or pages["LOOPBBBB"] in line]
+    assert len(loop_lines) == 2 and all("WARNING: request dropped (redirect_" in line for line in loop_lines)
+    loop = next(line for line in loop_lines if "(redirect_loop)" in line)
+    first, second = sorted([pages["LOOPAAAA"], pages["LOOPBBBB"]], key=loop.index)
+    assert loop.endswith(f"(redirect_loop): {first} -> {second} -> {first}")
+    assert any(line.endswith(f"(redirect_duplicate): {second} redirects to {first}, which is requested on its "
+                             "own; not requested again") for line in loop_lines)
+    # Counted where the guard acted, and in the run summary by reason; nothing left to Scrapy's filters.
+    assert result.stats["newscrawl/policy/refused"] == len(BROWSER_FORMS)
+    assert result.stats["newscrawl/redirect/loop"] == result.stats["newscrawl/redirect/duplicate"] == 1
+    assert result.summary["dropped"] == {"refused_by_policy": len(BROWSER_FORMS), "redirect_loop": 1,
+                                         "redirect_duplicate": 1}
+    assert "offsite/filtered" not in result.stats and "Filtered offsite request" not in result.log
 
 
 HOSTILE_TITLES = [
