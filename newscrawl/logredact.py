@@ -60,21 +60,25 @@ MIN_REMEMBERED = 6
 # up to the first "@".
 _SQLALCHEMY_USERINFO = re.compile(r"[\w+]+://(?P<user>[^:/]*)(?::(?P<password>[^@]*))?@")
 
-_remembered: set[str] = set()
-_remembered_pattern: re.Pattern[str] | None = None
+_KEY_HINT = re.compile("pass|pwd", re.IGNORECASE)
+# Remembered spellings of passwords, longest first (so that none is left half-redacted by a shorter one).
+_remembered: list[str] = []
 
 
 def redact(text: str) -> str:
     """``text`` with every password in it replaced by ``***`` (see the module docstring for the forms)."""
-    if _remembered_pattern is not None:
-        text = _remembered_pattern.sub(MASK, text)
-    lowered = text.lower()
-    if "://" not in text and "pass" not in lowered and "pwd" not in lowered:
-        return text  # the common case, kept cheap: most log lines hold neither
-    text = PASSWORD_IN_URL.sub(rf"\g<head>{MASK}@", text)
-    text = PASSWORD_IN_QUERY.sub(rf"\g<head>{MASK}", text)
-    text = PASSWORD_IN_MAPPING.sub(lambda m: f"{m['head']}{m['v'][0]}{MASK}{m['v'][0]}", text)
-    return PASSWORD_KEYWORD.sub(rf"\g<head>{MASK}", text)
+    for secret in _remembered:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    # Each pattern only where it can match: most log lines hold no "@" and no password keyword, and a
+    # DEBUG line may quote a whole page.
+    if "@" in text and "://" in text:
+        text = PASSWORD_IN_URL.sub(rf"\g<head>{MASK}@", text)
+    if _KEY_HINT.search(text):
+        text = PASSWORD_IN_QUERY.sub(rf"\g<head>{MASK}", text)
+        text = PASSWORD_IN_MAPPING.sub(lambda m: f"{m['head']}{m['v'][0]}{MASK}{m['v'][0]}", text)
+        text = PASSWORD_KEYWORD.sub(rf"\g<head>{MASK}", text)
+    return text
 
 
 def redact_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,7 +108,6 @@ def remember(url: str | None) -> None:
     redacted where a message quotes it without its URL (decoded, percent-encoded, or cut out of a URL
     that did not parse).
     """
-    global _remembered_pattern
     if not url:
         return
     found: set[str] = set()
@@ -123,12 +126,9 @@ def remember(url: str | None) -> None:
     for secret in found:
         for plain in (secret, unquote(secret)):
             spellings.update((plain, quote(plain, safe=""), quote_plus(plain, safe=""), quote(plain, safe=" +")))
-    new = {s for s in spellings if len(s) >= MIN_REMEMBERED} - _remembered
+    new = {s for s in spellings if len(s) >= MIN_REMEMBERED} - set(_remembered)
     if new:
-        _remembered.update(new)
-        # Longest first, so that no spelling is left half-redacted by a shorter one inside it.
-        ordered = sorted(_remembered, key=len, reverse=True)
-        _remembered_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        _remembered[:] = sorted([*_remembered, *new], key=len, reverse=True)
 
 
 class RedactingLogRecord(logging.LogRecord):

@@ -142,8 +142,7 @@ def test_query_passwords_are_redacted(password: str) -> None:
 
 
 def test_a_remembered_password_is_redacted_wherever_it_is_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logredact, "_remembered", set())
-    monkeypatch.setattr(logredact, "_remembered_pattern", None)
+    monkeypatch.setattr(logredact, "_remembered", [])
     password = "Tr0ub4dor#?@%x"
     message = f"invalid literal for int() with base 10: '{password}' (also {quote(password, safe='')})"
     assert redact(message) == message  # no URL around it: no pattern can tell it is a password
