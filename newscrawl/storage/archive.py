@@ -206,7 +206,7 @@ class Archive:
 
     @staticmethod
     def _check_schema(engine: Engine, url: URL, upgrade: bool) -> None:
-        where = url.render_as_string(hide_password=True)
+        where = redact(url.render_as_string(hide_password=False))
         head = head_revision()
         current = current_revision(engine)
         if current is None and not is_empty(engine):
