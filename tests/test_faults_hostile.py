@@ -378,6 +378,46 @@ def test_database_password_is_in_no_output_or_table(tmp_path: Path) -> None:
         admin.dispose()
 
 
+@pytest.mark.slow
+def test_redis_password_is_in_no_output_or_table(sqlite_url: str, tmp_path: Path) -> None:
+    """A shared-frontier crawl whose NEWSCRAWL_REDIS_URL names a real Redis user (an ACL user made for the
+    test) with ``#?@%/`` in its password: the password is in no log, output, file or table."""
+    if not REDIS_URL:
+        pytest.skip("NEWSCRAWL_TEST_REDIS_URL is not set (CI starts redis-server and sets it; see .ci/run)")
+    import redis
+    from sqlalchemy import create_engine, inspect, text
+
+    user = f"nc_redact_{uuid.uuid4().hex[:10]}"
+    password = f"Rd#{uuid.uuid4().hex[:8]}?x@y%z/{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(REDIS_URL)
+    admin.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"], channels=["*"], commands=["+@all"])
+    server = urlsplit(REDIS_URL)
+    url = f"redis://{user}:{quote(password, safe='')}@{server.hostname}:{server.port}{server.path}"
+    try:
+        assert redis.Redis.from_url(url).acl_whoami() == user  # the URL logs in as that user
+        with FaultServer() as site:
+            result = crawl(site, sqlite_url, tmp_path, "-s", f"NEWSCRAWL_REDIS_URL={url}",
+                           env={"NEWSCRAWL_REDIS_URL": url})
+        assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+        assert "newscrawl.frontier.SharedFrontier" in result.log
+        outputs = [result.log, result.stdout, result.stderr, json.dumps(result.stats, default=str)]
+        outputs += [p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()]
+        engine = create_engine(sqlite_url)
+        with engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                outputs.append(json.dumps([dict(r._mapping) for r in conn.execute(text(f'SELECT * FROM "{table}"'))],
+                                          default=str, ensure_ascii=False))
+        engine.dispose()
+        spellings = {password, quote(password, safe=""), quote_plus(password)}
+        assert {s: sum(o.count(s) for o in outputs) for s in spellings} == dict.fromkeys(spellings, 0)
+        runs = query(sqlite_url, "SELECT settings FROM crawl_runs")
+        recorded = json.loads(runs[0]["settings"])["NEWSCRAWL_REDIS_URL"]
+        assert recorded == f"redis://{user}:***@{server.hostname}:{server.port}{server.path}"
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
+
+
 # -- properties of the address policy --------------------------------------------------------------
 
 POLICY = SitePolicy.from_settings("http://finews.withounder.com/", "finews.zning.xyz,choicewzp1.eastmoney.com")
