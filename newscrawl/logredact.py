@@ -9,7 +9,7 @@ such path goes through ``redact``, which replaces the password with ``***`` in e
   port, database and query are kept;
 * a URL query or libpq key/value string, ``?password=…``, ``&sslpassword=…``, ``host=h password='a b'``;
 * a Python or JSON mapping, ``{'password': '…'}``;
-* and, once ``remember`` has been told a URL (``Archive.open`` and the Redis frontier tell it theirs,
+* and, once ``remember`` has been told a URL (the archive's engine and the Redis add-on tell it theirs,
   ``install`` the environment's), that URL's password anywhere in any text, decoded or percent-encoded.
 
 ``redact_settings`` applies it to a settings mapping (and blanks settings named like a secret) for the run
