@@ -144,7 +144,7 @@ class RedirectGuardMiddleware(_PolicyMiddleware):
         if not redirected_from:
             return  # an ordinary duplicate: the page is fetched by the request made first
         refused = refuse(self.stats, "newscrawl/redirect/duplicate", "redirect_duplicate",
-                         f"{redirected_from[-1]} redirects to {request.url}, which is requested on its own; "
+                         f"{redirected_from[-1]} redirects to {request.url}, which was already requested; "
                          "not requested again")
         if request.errback is not None:
             failure = Failure(refused)  # type: ignore[no-untyped-call]

@@ -203,8 +203,8 @@ def test_every_dropped_request_is_explained_once(sqlite_url: str, tmp_path: Path
     loop = next(line for line in loop_lines if "(redirect_loop)" in line)
     first, second = sorted([pages["LOOPAAAA"], pages["LOOPBBBB"]], key=loop.index)
     assert loop.endswith(f"(redirect_loop): {first} -> {second} -> {first}")
-    assert any(line.endswith(f"(redirect_duplicate): {second} redirects to {first}, which is requested on its "
-                             "own; not requested again") for line in loop_lines)
+    assert any(line.endswith(f"(redirect_duplicate): {second} redirects to {first}, which was already requested; "
+                             "not requested again") for line in loop_lines)
     # Counted where the guard acted, and in the run summary by reason; nothing left to Scrapy's filters.
     assert result.stats["newscrawl/policy/refused"] == len(BROWSER_FORMS)
     assert result.stats["newscrawl/redirect/loop"] == result.stats["newscrawl/redirect/duplicate"] == 1
