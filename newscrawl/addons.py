@@ -16,12 +16,15 @@ from typing import Any
 
 from scrapy.exceptions import ScrapyDeprecationWarning
 
+from newscrawl.logredact import remember
+
 
 class RedisFrontier:
     def update_settings(self, settings: Any) -> None:
         redis_url = settings.get("NEWSCRAWL_REDIS_URL")
         if not redis_url:
             return
+        remember(redis_url)  # its password is redacted from every log line from now on
         crawl_id = settings.get("NEWSCRAWL_REDIS_CRAWL_ID")
         shared = bool(crawl_id)
         prefix = f"newscrawl:%(spider)s:{crawl_id or uuid.uuid4().hex}"

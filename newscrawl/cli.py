@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
         return result
     except CommandError as error:
-        print(f"newscrawl {args.command}: {error}", file=sys.stderr)
+        # A message may quote a URL or a driver's error: it is redacted like every log line.
+        print(logredact.redact(f"newscrawl {args.command}: {error}"), file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -141,9 +142,7 @@ def _open_archive(db_url: str, upgrade: bool = False) -> Any:
     except SchemaOutOfDate as error:
         raise CommandError(str(error)) from None
     except Exception as error:
-        from newscrawl.urls import redact_url
-
-        raise CommandError(f"cannot open the archive {redact_url(db_url)}: {error}") from None
+        raise CommandError(f"cannot open the archive {db_url}: {error}") from None
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -212,7 +211,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         archive.close()
     if args.json:
-        print(json.dumps(stats, ensure_ascii=False, indent=2, default=str))
+        # Run records keep redacted settings; redacting again covers rows written by older versions.
+        print(logredact.redact(json.dumps(stats, ensure_ascii=False, indent=2, default=str)))
         return EXIT_OK
     print(f"articles: {stats.get('articles', 0)}")
     print("per category:")
@@ -245,13 +245,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from newscrawl.storage import upgrade_database
-    from newscrawl.urls import redact_url
 
     try:
         before, after = upgrade_database(args.db)
     except Exception as error:
-        raise CommandError(f"cannot upgrade {redact_url(args.db)}: {error}") from None
-    print(f"{redact_url(args.db)}: schema {before or 'empty'} → {after}")
+        raise CommandError(f"cannot upgrade {args.db}: {error}") from None
+    print(logredact.redact(f"{args.db}: schema {before or 'empty'} → {after}"))
     return EXIT_OK
 
 

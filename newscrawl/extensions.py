@@ -26,7 +26,6 @@ from twisted.internet import task
 from newscrawl.config import DEFAULTS
 from newscrawl.crawlstate import CrawlState
 from newscrawl.runs import RunSummary, summarise
-from newscrawl.urls import redact_url
 from newscrawl.warc import WarcArchive
 
 logger = logging.getLogger(__name__)
@@ -52,12 +51,8 @@ class RunRecordExtension:
     def spider_opened(self, spider: Spider) -> None:
         state = CrawlState.for_crawler(self.crawler)
         settings = self.crawler.settings
-        recorded: dict[str, Any] = {}
-        for name in RECORDED_SETTINGS:
-            value = settings.get(name)
-            if isinstance(value, str) and "://" in value:
-                value = redact_url(value)
-            recorded[name] = value
+        # Passwords are taken out by the archive (logredact.redact_settings), the one place that writes runs.
+        recorded: dict[str, Any] = {name: settings.get(name) for name in RECORDED_SETTINGS}
         recorded["spider_args"] = {k: getattr(spider, k) for k in ("only_category", "only_url") if hasattr(spider, k)}
         # A run killed before it could record its end is still "running"; say what became of it.
         for run_id in state.archive.interrupt_stale_runs():

@@ -79,6 +79,10 @@ ADDONS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.SitePolicyMiddleware": 40,
+    # Scrapy's allowed_domains filter drops requests as they are scheduled, with no errback and a DEBUG
+    # line per host; newscrawl's runs in its place, after the policy, and says why.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "newscrawl.middlewares.OffsiteMiddleware": 50,
     # Response order runs from high to low: the encoding is decided on the decompressed body (after
     # HttpCompressionMiddleware, 590, and before MetaRefreshMiddleware, 580, reads it); a redirect cycle is
     # named before RedirectMiddleware (600) acts.
@@ -86,5 +90,5 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.RedirectGuardMiddleware": 610,
 }
 # The mirror is a static Jekyll site with no <meta http-equiv="refresh"> page; honouring one would only
-# let a page steer the crawl (its target would be dropped silently by the offsite filter anyway).
+# let a page steer the crawl.
 METAREFRESH_ENABLED = False

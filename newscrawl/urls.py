@@ -15,6 +15,8 @@ from functools import cached_property
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
+import ada_url
+
 # A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
 ARTICLE_PATH = re.compile(r"^/(?:(?P<category>[^/]+)/)?(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<slug>[^/]+)\.html$")
 CATEGORY_PATH = re.compile(r"^/category/(?P<slug>[^/]+)\.html$")
@@ -203,7 +205,13 @@ class SitePolicy:
         return Kind.OFFSITE
 
     def may_request(self, url: str) -> bool:
-        """True only for the configured site and the origin hosts' share/text API paths."""
+        """True only for the configured site and the origin hosts' share/text API paths, as Python reads
+        ``url`` (what Scrapy requests) and as a browser reads it (``browser_url``): a URL the two read as
+        different hosts, or that a browser cannot read, is refused."""
+        browser = browser_url(url)
+        return browser is not None and self._may_request(url) and self._may_request(browser)
+
+    def _may_request(self, url: str) -> bool:
         if self.is_site(url):
             return True
         try:
@@ -251,6 +259,24 @@ class SitePolicy:
         return [self.site_url, urljoin(self.site_url, "feed.xml"), urljoin(self.site_url, "emnews/")]
 
 
+def browser_url(href: str, base_url: str | None = None) -> str | None:
+    r"""``href`` resolved against ``base_url`` as a browser does (the WHATWG URL standard), or None if a
+    browser could not read it.
+
+    Python's ``urljoin`` and w3lib read some forms differently from a browser, and a site (or a redirect)
+    can use the difference to name one host to a check and reach another: a browser reads
+    ``http:\\169.254.169.254\latest`` and ``\\169.254.169.254`` (backslashes as slashes), ``http:/host``
+    from an https page, tabs and newlines inside the URL (dropped), leading and trailing control
+    characters and spaces (stripped), ``HTTP:``, and hosts such as ``0xA9.0xFE.0xA9.0xFE``, ``2852039166``
+    or ``0251.0376.0251.0376`` (all 169.254.169.254) as what they are. Read by ada, the URL parser of
+    Node.js and curl.
+    """
+    try:
+        return str(ada_url.URL(href, base_url).href)
+    except ValueError:
+        return None
+
+
 def article_id_from_url(url: str) -> str | None:
     """The post's slug, as in its file name: the last path segment of a Jekyll post URL without .html."""
     m = ARTICLE_PATH.match(unquote(urlsplit(url).path))
@@ -273,15 +299,3 @@ def _is_ip_literal(host: str) -> bool:
         return False
     return True
 
-
-def redact_url(url: str) -> str:
-    """A database or proxy URL with its password replaced by ``***``, safe for logs and run records."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))

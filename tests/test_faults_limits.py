@@ -83,7 +83,8 @@ def test_size_and_loops_are_bounded_and_explained(sqlite_url: str, tmp_path: Pat
 
     # A redirect cycle is named as such (Scrapy's duplicate filter alone would end it silently).
     assert result.stats["newscrawl/spider/dropped/redirect_loop"] == 1
-    assert f"article page not archived (redirect_loop), the next run tries again: {urls['LOOP0001']}" in result.log
+    loop = f"{urls['LOOP0001']} -> {site}{article_path('LOOP0002')} -> {urls['LOOP0001']}"
+    assert f"WARNING: request dropped (redirect_loop): {loop}" in result.log
     # An endless chain of new URLs ends at REDIRECT_MAX_TIMES (5): the page and five hops, no more.
     assert len(hops.fired) == 6
     assert result.stats["newscrawl/spider/dropped/too_many_redirects"] == 1

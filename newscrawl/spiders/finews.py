@@ -14,6 +14,7 @@ with a log line naming the page and the reason (docs/reliability.md lists them).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ from twisted.python.failure import Failure
 
 from newscrawl.crawlstate import CrawlState
 from newscrawl.items import Article, ArticleSeen
+from newscrawl.middlewares import RequestRefused
 from newscrawl.parsers import looks_like_text, parse_article, parse_listing_links, parse_origin_text
 from newscrawl.urls import Kind, SitePolicy, article_id_from_url
 
@@ -245,12 +247,15 @@ class FinewsSpider(scrapy.Spider):
         request: scrapy.Request = failure.request  # type: ignore[attr-defined]
         # The page the site linked, not the last hop of its redirects.
         url = (request.meta.get("redirect_urls") or [request.url])[0]
-        self.logger.warning("article page not archived (%s), the next run tries again: %s", reason, url)
+        # A guard's refusal has been logged by the guard (newscrawl.middlewares): said once, not twice.
+        level = logging.DEBUG if isinstance(failure.value, RequestRefused) else logging.WARNING
+        self.logger.log(level, "article page not archived (%s), the next run tries again: %s", reason, url)
 
     def listing_failed(self, failure: Failure) -> None:
         reason = failure_reason(failure)
         self.crawler.stats.inc_value(f"newscrawl/spider/listing_failed/{reason}")
-        self.logger.warning("listing page not read (%s): %s", reason, failure.request.url)  # type: ignore[attr-defined]
+        level = logging.DEBUG if isinstance(failure.value, RequestRefused) else logging.WARNING
+        self.logger.log(level, "listing page not read (%s): %s", reason, failure.request.url)  # type: ignore[attr-defined]
 
     # -- requests --------------------------------------------------------------------------------------
 
@@ -291,11 +296,10 @@ FAILURE_REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (DownloadFailedError, "connection_error"),
     (CannotResolveHostError, "dns_error"),
 )
-# IgnoreRequest carries its reason in words; these are the ones newscrawl and Scrapy raise.
+# IgnoreRequest carries its reason in words; these are the ones Scrapy raises (newscrawl's guards raise
+# RequestRefused, which names its reason).
 IGNORE_REASONS: tuple[tuple[str, str], ...] = (
-    ("redirect_loop", "redirect_loop"),  # newscrawl.middlewares.RedirectGuardMiddleware
     ("max redirections reached", "too_many_redirects"),  # RedirectMiddleware at REDIRECT_MAX_TIMES
-    ("outside the site policy", "refused_by_policy"),  # SitePolicyMiddleware, RedirectGuardMiddleware
     ("DOWNLOAD_MAXSIZE", "too_large"),  # HttpCompressionMiddleware: a body that decompresses past the limit
     ("robots.txt", "robots_txt"),
 )
@@ -309,6 +313,8 @@ def failure_reason(failure: Failure) -> str:
     for error_type, reason in FAILURE_REASONS:
         if isinstance(error, error_type):
             return reason
+    if isinstance(error, RequestRefused):
+        return error.reason
     if isinstance(error, IgnoreRequest):
         return next((reason for words, reason in IGNORE_REASONS if words in str(error)), "ignored")
     return type(error).__name__ if error is not None else "error"

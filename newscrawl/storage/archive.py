@@ -44,6 +44,7 @@ from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.exc import OperationalError
 
 from newscrawl.items import Article
+from newscrawl.logredact import redact, redact_settings
 from newscrawl.storage import search as search_module
 from newscrawl.storage.engine import READ_ONLY, create_archive_engine
 from newscrawl.storage.migrate import (
@@ -69,7 +70,6 @@ from newscrawl.storage.models import (
 from newscrawl.storage.search import SearchHit
 from newscrawl.storage.types import AwareDateTime, to_site_time
 from newscrawl.stories import SKETCH_BITS, SKETCH_VERSION, StorySketch, story_sketch
-from newscrawl.urls import redact_url
 
 #: How long opening an archive waits for another process that holds a new SQLite file's lock.
 OPEN_LOCKED_WAIT_S = 30.0
@@ -89,7 +89,6 @@ _UINT64 = 1 << 64
 _INT64_MAX = (1 << 63) - 1
 #: The counts that have their own column in crawl_runs; every count is also kept in its JSON ``counts``.
 RUN_COUNT_COLUMNS = ("new", "updated", "unchanged", "dropped", "errors")
-_SECRET_KEY_WORDS = ("PASSWORD", "SECRET", "TOKEN")
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ class Archive:
 
     @staticmethod
     def _check_schema(engine: Engine, url: URL, upgrade: bool) -> None:
-        where = url.render_as_string(hide_password=True)
+        where = redact(url.render_as_string(hide_password=False))
         head = head_revision()
         current = current_revision(engine)
         if current is None and not is_empty(engine):
@@ -609,7 +608,7 @@ class Archive:
         values = {
             "started_at": _now(), "finished_at": None, "outcome": "running",
             **dict.fromkeys(RUN_COUNT_COLUMNS, 0), "counts": {},
-            "settings": _redacted(settings), "site_url": redact_url(site_url),
+            "settings": redact_settings(settings), "site_url": redact(site_url),
             "pid": os.getpid(), "hostname": socket.gethostname(),
         }
         with self._engine.begin() as connection:
@@ -881,23 +880,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def _redacted(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings as JSON with passwords removed: URLs via ``redact_url``, secret-named keys blanked."""
-
-    def clean(key: str, value: Any) -> Any:
-        if value is not None and any(word in key.upper() for word in _SECRET_KEY_WORDS):
-            return "***"
-        if isinstance(value, str) and "://" in value:
-            return redact_url(value)
-        if isinstance(value, Mapping):
-            return {str(k): clean(str(k), v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(key, v) for v in value]
-        return _jsonable(value)
-
-    return {str(key): clean(str(key), value) for key, value in settings.items()}
 
 
 def _process_alive(pid: int) -> bool:

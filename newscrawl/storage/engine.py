@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 
+from newscrawl.logredact import remember
+
 #: How long a writer waits for another writer's lock before giving up, in seconds.
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
@@ -39,6 +41,8 @@ def sqlite_file(url: URL) -> Path | None:
 
 def create_archive_engine(db_url: str | URL) -> Engine:
     """An engine for the archive at ``db_url``, set up for concurrent writers (see the module docstring)."""
+    # Before anything can fail with the URL in its message: its password is redacted wherever it appears.
+    remember(db_url if isinstance(db_url, str) else db_url.render_as_string(hide_password=False))
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
