@@ -39,9 +39,10 @@ def run_crawl(overrides: Mapping[str, str]) -> RunSummary:
     except SchemaOutOfDate as error:
         raise CrawlFailed(str(error)) from None
     except Exception as error:
+        from newscrawl.messages import one_line
         from newscrawl.urls import redact_url
 
-        raise CrawlFailed(f"cannot open the archive {redact_url(db_url)}: {error}") from None
+        raise CrawlFailed(f"cannot open the archive {redact_url(db_url)}: {one_line(error)}") from None
     process = CrawlerProcess(settings)  # type: ignore[arg-type]
     crawler = process.create_crawler("finews")
     process.crawl(crawler)

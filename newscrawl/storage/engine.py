@@ -37,19 +37,45 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_archive_engine(db_url: str | URL) -> Engine:
-    """An engine for the archive at ``db_url``, set up for concurrent writers (see the module docstring)."""
+def database_url_problem(db_url: str) -> str | None:
+    """Why ``db_url`` cannot name an archive (it must parse, and name SQLite or PostgreSQL with psycopg 3), or None."""
+    try:
+        url = make_url(db_url)
+    except Exception:  # ArgumentError or ValueError, depending on what is wrong with it
+        return "not a database URL"
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        return None
+    if backend == "postgresql" and driver == "psycopg":
+        return None
+    return f"unsupported database {url.drivername!r}"
+
+
+def missing_database(db_url: str | URL) -> Path | None:
+    """The SQLite file ``db_url`` names when that file does not exist; None when there is something to open."""
+    path = sqlite_file(make_url(db_url))
+    if path is None or path.exists():
+        return None
+    return path
+
+
+def create_archive_engine(db_url: str | URL, *, create: bool = True) -> Engine:
+    """An engine for the archive at ``db_url``, set up for concurrent writers (see the module docstring).
+
+    With ``create`` false nothing is created: no folder for a SQLite file, and its journal mode is left as
+    it is (a reader needs no WAL switch), so opening an existing file to read it changes nothing.
+    """
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, create)
     if url.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, create: bool = True) -> Engine:
     path = sqlite_file(url)
-    if path is not None:
+    if path is not None and create:
         # A relative path (the default sqlite:///data/newscrawl.sqlite3) is relative to the working
         # directory, as SQLite itself reads it; its folder is created on first use.
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +95,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # First: switching to WAL needs a lock another process may hold for a moment (two workers
             # opening one new archive at once), and only a busy timeout makes SQLite wait for it.
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-            if path is not None:
+            if path is not None and create:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,153 @@
+"""Checks made before a command does any work: can it write where it will write (docs/cli.md).
+
+A crawl that cannot write its lock, its database, its WARC files or its posts fails late and loudly: a
+traceback, or one error per article. These checks find that first, and create nothing: a folder that
+does not exist yet is judged by the nearest folder above it that does, and writing is tried with a
+probe file that is removed at once. Each problem is one line that names the path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from newscrawl.config import SettingsLike
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why newscrawl could not create ``path`` as a folder, or write files in it; None when it can."""
+    if path.exists():
+        if not path.is_dir():
+            return "it is a file, not a folder"
+        return _unwritable(path, path)
+    return _uncreatable(path)
+
+
+def file_problem(path: Path, *, regular: bool = False) -> str | None:
+    """Why newscrawl could not create ``path`` as a file, or write to it and beside it; None when it can.
+
+    ``regular``: the file must be an ordinary file (a lock, a database), not a device such as /dev/null.
+    """
+    if path.is_dir():
+        return "it is a folder, not a file"
+    if regular and path.exists() and not path.is_file():
+        return "it is not an ordinary file"
+    if path.exists() or path.is_symlink():
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except OSError as error:
+            return f"it cannot be written ({error.strerror})"
+        return _unwritable(path.parent, path.parent)
+    return _uncreatable(path)
+
+
+def _uncreatable(path: Path) -> str | None:
+    # The nearest existing folder above decides: every missing folder below it would be made there.
+    absolute = Path(os.path.abspath(path))
+    for above in absolute.parents:
+        if above.exists():
+            if not above.is_dir():
+                return f"it cannot be created: {above} is not a folder"
+            return _unwritable(above, path)
+        if above.is_symlink():
+            return f"it cannot be created: {above} is a broken link"
+    return None  # not reached: the root exists
+
+
+def _unwritable(folder: Path, path: Path) -> str | None:
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".newscrawl-probe-")
+    except OSError as error:
+        where = "in it" if folder == path else f"in {folder}"
+        return f"nothing can be written {where} ({error.strerror or error})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def crawl_paths(settings: SettingsLike, *, lock: bool) -> Iterator[tuple[str, Path, str]]:
+    """(setting, path, kind) for everything a crawl with ``settings`` writes; kind is "folder", "file", or
+    "regular file" (a lock or a database: no device will do)."""
+    from newscrawl.storage.engine import sqlite_file
+
+    if lock:
+        yield "NEWSCRAWL_LOCK_FILE", Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock"), "regular file"
+    from sqlalchemy.engine import make_url
+
+    database = sqlite_file(make_url(settings.get("NEWSCRAWL_DB_URL")))
+    if database is not None:
+        yield "NEWSCRAWL_DB_URL", database, "regular file"
+    if _true(settings.get("NEWSCRAWL_RAW_ARCHIVE", True)):
+        yield "NEWSCRAWL_WARC_DIR", Path(settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), "folder"
+    for name, kind in (("NEWSCRAWL_POSTS_DIR", "folder"), ("NEWSCRAWL_STATS_FILE", "file"), ("LOG_FILE", "file")):
+        value = settings.get(name)
+        if value:
+            yield name, Path(value), kind
+
+
+def crawl_path_problem(settings: SettingsLike, *, lock: bool) -> tuple[str, Path, str, str] | None:
+    """The first path a crawl could not write: (setting, path, "file" or "folder", the problem); or None."""
+    for name, path, kind in crawl_paths(settings, lock=lock):
+        problem = folder_problem(path) if kind == "folder" else file_problem(path, regular=kind == "regular file")
+        if problem:
+            return name, path, kind, problem
+    return None
+
+
+def _true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value not in ("0", "False", "false")
+    return bool(value)
+
+
+def scrapy_setting_problem(name: str, value: str) -> str | None:
+    """For a Scrapy setting given on the command line, why its value cannot work (by its default's type)."""
+    import logging
+
+    from scrapy.settings import default_settings
+
+    from newscrawl.config import KINDS
+
+    if name in ("LOG_LEVEL", "RETRY_GIVE_UP_LOG_LEVEL"):
+        if isinstance(logging.getLevelName(value.upper()), int) and value.upper() == value:
+            return None
+        return f"{name}={value!r} is not valid: expected one of CRITICAL, ERROR, WARNING, INFO, DEBUG"
+    default = getattr(default_settings, name, None)
+    kind = ("bool" if isinstance(default, bool) else "count" if isinstance(default, int)
+            else "seconds" if isinstance(default, float) else None)
+    if kind is None or KINDS[kind].accepts(value):
+        return None
+    form = {"bool": KINDS["bool"].form, "count": "a whole number, 0 or more", "seconds": "a number, 0 or more"}[kind]
+    return f"{name}={value!r} is not valid: expected {form}"
+
+
+def crawl_refusal(settings: SettingsLike, *, lock: bool, given: Mapping[str, str],
+                  options: Mapping[str, str] | None = None) -> str | None:
+    """One line saying why a crawl with ``settings`` must not start, or None when it may.
+
+    ``given``: the settings set on the command line (``-s``), whose names are checked too; ``options``: the
+    settings that came from an option (``NEWSCRAWL_POSTS_DIR`` from ``--posts-dir``), named as such.
+    """
+    from newscrawl.config import BadSetting, check_settings, unknown_setting
+
+    options = options or {}
+    for name, value in given.items():
+        problem = unknown_setting(name) or scrapy_setting_problem(name, value)
+        if problem:
+            return problem
+    try:
+        check_settings(settings)
+    except BadSetting as error:
+        return str(error)
+    found = crawl_path_problem(settings, lock=lock)
+    if found is None:
+        return None
+    name, path, kind, problem = found
+    shown = str(path) if path.is_absolute() else f"{path} (in {Path.cwd()})"
+    kind = "file" if kind == "regular file" else kind
+    fix = (f"give {options[name]} a {kind} you can write" if name in options
+           else f"set {name} to a {kind} you can write")
+    return f"{options.get(name, name)} {shown}: {problem}; {fix}"
