@@ -427,12 +427,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _check_database_path(db_url: str) -> None:
     """For a command that may create the archive: the SQLite file must be one it can create or write."""
-    from sqlalchemy.engine import make_url
-
     from newscrawl.preflight import file_problem
-    from newscrawl.storage.engine import sqlite_file
+    from newscrawl.storage.engine import database_file
 
-    path = sqlite_file(make_url(db_url))
+    path = database_file(db_url)
     problem = file_problem(path, regular=True) if path is not None else None
     if problem:
         raise _usage(f"--db {path}: {problem}; give a database file you can write")

@@ -71,13 +71,11 @@ def _unwritable(folder: Path, path: Path) -> str | None:
 def crawl_paths(settings: SettingsLike, *, lock: bool) -> Iterator[tuple[str, Path, str]]:
     """(setting, path, kind) for everything a crawl with ``settings`` writes; kind is "folder", "file", or
     "regular file" (a lock or a database: no device will do)."""
-    from newscrawl.storage.engine import sqlite_file
+    from newscrawl.storage.engine import database_file
 
     if lock:
         yield "NEWSCRAWL_LOCK_FILE", Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock"), "regular file"
-    from sqlalchemy.engine import make_url
-
-    database = sqlite_file(make_url(settings.get("NEWSCRAWL_DB_URL")))
+    database = database_file(settings.get("NEWSCRAWL_DB_URL"))
     if database is not None:
         yield "NEWSCRAWL_DB_URL", database, "regular file"
     if _true(settings.get("NEWSCRAWL_RAW_ARCHIVE", True)):

@@ -51,9 +51,15 @@ def database_url_problem(db_url: str) -> str | None:
     return f"unsupported database {url.drivername!r}"
 
 
+def database_file(db_url: str | URL) -> Path | None:
+    """The local file of the archive at ``db_url``: a SQLite file; None for a server or an in-memory database."""
+    url = make_url(db_url)
+    return sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+
+
 def missing_database(db_url: str | URL) -> Path | None:
     """The SQLite file ``db_url`` names when that file does not exist; None when there is something to open."""
-    path = sqlite_file(make_url(db_url))
+    path = database_file(db_url)
     if path is None or path.exists():
         return None
     return path
