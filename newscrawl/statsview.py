@@ -53,6 +53,8 @@ def _run_row(run: Mapping[str, Any]) -> list[str]:
     reason = counts.get("reason") or ""
     if outcome == "running" and not run.get("finished_at"):
         reason = reason or f"pid {run.get('pid')} on {run.get('hostname')}"
+    elif outcome == "interrupted":
+        reason = reason or "ended without finishing (killed?)"
     return [
         f"#{run.get('run_id')}", _moment(run.get("started_at")),
         f"{took:.1f}s" if isinstance(took, int | float) else "-", outcome,
