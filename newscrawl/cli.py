@@ -228,13 +228,11 @@ def _site_url(text: str) -> str:
 
 
 def _db_url(text: str) -> str:
-    from newscrawl.storage.engine import database_url_problem
+    from newscrawl.config import KINDS
 
-    problem = database_url_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(
-            f"{problem}: {logredact.redact(repr(text))}; expected sqlite:///PATH or "
-            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB")
+    if not KINDS["db_url"].accepts(text):
+        raise argparse.ArgumentTypeError(f"not an archive database URL: {logredact.redact(repr(text))}; "
+                                         f"expected {KINDS['db_url'].form.removeprefix('a database URL: ')}")
     return text
 
 
@@ -275,7 +273,7 @@ def _usage(message: str) -> CommandError:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from newscrawl.crawler import CrawlFailed, crawl_settings, run_crawl
+    from newscrawl.crawler import CrawlFailed, run_crawl
     from newscrawl.lock import LockHeld, RunLock
     from newscrawl.preflight import crawl_refusal
 
@@ -293,7 +291,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             overrides[setting], options[setting] = value, option
     if args.full:
         overrides["NEWSCRAWL_INCREMENTAL"] = "false"
-    settings: Any = crawl_settings(overrides)
+    # The NEWSCRAWL_* values Scrapy's settings will hold (newscrawl.settings takes them from the
+    # environment; -s wins), judged before Scrapy is even imported: the lock is taken at once after.
+    settings = {**from_environment(), **overrides}
     refusal = crawl_refusal(settings, lock=True, given=given, options=options)
     if refusal:
         raise _usage(refusal)

@@ -78,10 +78,36 @@ def _hosts(value: Any) -> bool:
     return all(HOST_NAME.match(name) for name in names if name)
 
 
-def _db_url(value: Any) -> bool:
-    from newscrawl.storage.engine import database_url_problem
+#: The archive's database URLs: SQLite (pysqlite) or PostgreSQL (psycopg 3). Judged here by their form,
+#: without importing SQLAlchemy: a crawl checks its settings before it takes its lock, and a second run
+#: must find the lock held at once. tests/test_settings.py checks that newscrawl.storage.engine, which asks
+#: SQLAlchemy, agrees with both functions below.
+DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
 
-    return isinstance(value, str) and database_url_problem(value) is None
+
+def _db_url(value: Any) -> bool:
+    if not isinstance(value, str) or value != value.strip():  # a path may hold spaces; a pasted URL's ends not
+        return False
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme.lower() not in DB_SCHEMES:
+        return False
+    try:
+        urlsplit(value).port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return True
+
+
+def sqlite_path(db_url: str) -> str | None:
+    """The file a SQLite URL names (as written: relative to the working folder or absolute); None for any
+    other database, or SQLite in memory."""
+    scheme, sep, rest = db_url.partition("://")
+    if not sep or not scheme.lower().startswith("sqlite") or not rest.startswith("/"):
+        return None
+    database = rest[1:].split("?", 1)[0]
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 KINDS: Mapping[str, Kind] = {

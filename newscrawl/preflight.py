@@ -4,17 +4,20 @@ A crawl that cannot write its lock, its database, its WARC files or its posts fa
 traceback, or one error per article. These checks find that first, and create nothing: a folder that
 does not exist yet is judged by the nearest folder above it that does, and writing is tried with a
 probe file that is removed at once. Each problem is one line that names the path and what is wrong.
+Nothing here imports Scrapy or SQLAlchemy: ``newscrawl crawl`` runs these checks before it takes its
+lock, which a second run must find held at once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from newscrawl.config import SettingsLike
+from newscrawl.config import SettingsLike, sqlite_path
 
 
 def folder_problem(path: Path) -> str | None:
@@ -71,13 +74,11 @@ def _unwritable(folder: Path, path: Path) -> str | None:
 def crawl_paths(settings: SettingsLike, *, lock: bool) -> Iterator[tuple[str, Path, str]]:
     """(setting, path, kind) for everything a crawl with ``settings`` writes; kind is "folder", "file", or
     "regular file" (a lock or a database: no device will do)."""
-    from newscrawl.storage.engine import database_file
-
     if lock:
         yield "NEWSCRAWL_LOCK_FILE", Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock"), "regular file"
-    database = database_file(settings.get("NEWSCRAWL_DB_URL"))
+    database = sqlite_path(settings.get("NEWSCRAWL_DB_URL") or "")
     if database is not None:
-        yield "NEWSCRAWL_DB_URL", database, "regular file"
+        yield "NEWSCRAWL_DB_URL", Path(database), "regular file"
     if _true(settings.get("NEWSCRAWL_RAW_ARCHIVE", True)):
         yield "NEWSCRAWL_WARC_DIR", Path(settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), "folder"
     for name, kind in (("NEWSCRAWL_POSTS_DIR", "folder"), ("NEWSCRAWL_STATS_FILE", "file"), ("LOG_FILE", "file")):
@@ -105,21 +106,42 @@ def scrapy_setting_problem(name: str, value: str) -> str | None:
     """For a Scrapy setting given on the command line, why its value cannot work (by its default's type)."""
     import logging
 
-    from scrapy.settings import default_settings
-
     from newscrawl.config import KINDS
 
     if name in ("LOG_LEVEL", "RETRY_GIVE_UP_LOG_LEVEL"):
         if isinstance(logging.getLevelName(value.upper()), int) and value.upper() == value:
             return None
         return f"{name}={value!r} is not valid: expected one of CRITICAL, ERROR, WARNING, INFO, DEBUG"
-    default = getattr(default_settings, name, None)
-    kind = ("bool" if isinstance(default, bool) else "count" if isinstance(default, int)
-            else "seconds" if isinstance(default, float) else None)
+    # A number is checked as a number only: Scrapy reads some settings whose default is a whole number as
+    # fractions (DOWNLOAD_DELAY = 0, read with getfloat).
+    kind = {bool: "bool", int: "seconds", float: "seconds"}.get(_scrapy_default_types().get(name, str))
     if kind is None or KINDS[kind].accepts(value):
         return None
-    form = {"bool": KINDS["bool"].form, "count": "a whole number, 0 or more", "seconds": "a number, 0 or more"}[kind]
+    form = KINDS["bool"].form if kind == "bool" else "a number, 0 or more"
     return f"{name}={value!r} is not valid: expected {form}"
+
+
+@functools.cache
+def _scrapy_default_types() -> dict[str, type]:
+    """The type of each Scrapy setting whose default is a plain bool, int or float, by name.
+
+    Read from Scrapy's default_settings.py as data (its syntax tree), not run: running it imports Scrapy
+    (its USER_AGENT names Scrapy's version), which costs a second, and ``newscrawl crawl`` checks before it
+    takes its lock (a second run must exit 75 at once).
+    """
+    import ast
+    import importlib.util
+
+    package = importlib.util.find_spec("scrapy")
+    assert package is not None and package.submodule_search_locations
+    path = Path(next(iter(package.submodule_search_locations))) / "settings" / "default_settings.py"
+    types: dict[str, type] = {}
+    for node in ast.parse(path.read_text("utf-8")).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and type(node.value.value) in (bool, int, float):
+                    types[target.id] = type(node.value.value)
+    return types
 
 
 def crawl_refusal(settings: SettingsLike, *, lock: bool, given: Mapping[str, str],

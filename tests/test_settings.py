@@ -95,3 +95,43 @@ def test_a_bad_value_is_named_with_its_setting_and_form_and_no_password() -> Non
         check_settings({"NEWSCRAWL_DB_URL": "mysql://crawler:hunter2@db/news"})
     assert str(refused.value) == ("NEWSCRAWL_DB_URL='mysql://crawler:***@db/news' is not valid: expected a database "
                                   "URL: sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB")
+
+
+DB_URLS = ["sqlite:///data/newscrawl.sqlite3", "sqlite:////abs/x.sqlite3", "sqlite+pysqlite:///x.db", "sqlite://",
+           "sqlite:///:memory:", "sqlite:///x.db?timeout=5", "postgresql+psycopg://u:p@h:5432/db", "postgresql://h/db",
+           "postgresql+psycopg2://h/db", "mysql://u:p@h/db", "sqlite+aiosqlite:///x.db", "data/newscrawl.sqlite3",
+           "postgresql://h:port/db", "", "sqlite:///a b.db", "sqlite:///data/x.sqlite3?mode=ro"]
+
+
+def test_the_database_url_check_agrees_with_sqlalchemy() -> None:
+    # config judges URLs by their form, without importing SQLAlchemy (the crawl's lock must come at once);
+    # SQLAlchemy, which opens them, is the oracle.
+    from sqlalchemy.engine import make_url
+
+    from newscrawl.config import KINDS, sqlite_path
+    from newscrawl.storage.engine import database_file
+
+    for url in DB_URLS:
+        try:
+            parsed = make_url(url)
+            parsed.port  # noqa: B018
+            usable = (parsed.get_backend_name(), parsed.get_driver_name()) in {("sqlite", "pysqlite"),
+                                                                              ("postgresql", "psycopg")}
+        except Exception:
+            usable = False
+        assert KINDS["db_url"].accepts(url) == usable, url
+        if usable:
+            file = database_file(url)
+            assert sqlite_path(url) == (str(file) if file is not None else None), url
+
+
+def test_scrapy_defaults_read_as_data_match_the_module() -> None:
+    # preflight reads Scrapy's default_settings.py without running it (running it imports Scrapy, and the
+    # crawl's lock must come at once); the module itself, run, is the oracle.
+    import scrapy.settings.default_settings as defaults
+
+    from newscrawl.preflight import _scrapy_default_types
+
+    types = _scrapy_default_types()
+    assert {"CONCURRENT_REQUESTS", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES"} <= set(types)
+    assert {name: kind for name, kind in types.items()} == {name: type(getattr(defaults, name)) for name in types}

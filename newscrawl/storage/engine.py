@@ -37,20 +37,6 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def database_url_problem(db_url: str) -> str | None:
-    """Why ``db_url`` cannot name an archive (it must parse, and name SQLite or PostgreSQL with psycopg 3), or None."""
-    try:
-        url = make_url(db_url)
-    except Exception:  # ArgumentError or ValueError, depending on what is wrong with it
-        return "not a database URL"
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend == "sqlite" and driver == "pysqlite":
-        return None
-    if backend == "postgresql" and driver == "psycopg":
-        return None
-    return f"unsupported database {url.drivername!r}"
-
-
 def database_file(db_url: str | URL) -> Path | None:
     """The local file of the archive at ``db_url``: a SQLite file; None for a server or an in-memory database."""
     url = make_url(db_url)
