@@ -111,6 +111,9 @@ CASES = [
          r"NEWSCRAWL_LOCK_FILE adir \(in .*\): it is a folder, not a file", setup=make_dir("adir")),
     Case("version", ["--version"], 0, stderr_lines=(0, 0)),
     Case("stats-verbose-after-the-command", ["stats", "-v"], 1, r"no archive database"),
+    Case("stats-verbose-before-the-command", ["-vv", "stats"], 1, r"no archive database"),
+    Case("crawl-quiet-before-the-command", ["-q", "crawl", "-s", "NEWSCRAWL_INCREMENTAL=2"], 2,
+         r"NEWSCRAWL_INCREMENTAL='2' is not valid"),
     # -- settings ---------------------------------------------------------------------------------------
     Case("crawl-set-without-equals", ["crawl", "-s", "FOO"], 2, r"-s takes NAME=VALUE, not 'FOO'"),
     Case("crawl-unknown-setting", ["crawl", "-s", "NEWSCRAWL_PROGRES_INTERVAL=5"], 2,
@@ -309,3 +312,19 @@ def test_version_names_newscrawl_and_scrapy() -> None:
 
     done = subprocess.run([sys.executable, "-m", "newscrawl", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith(f"newscrawl {__version__} (Scrapy ")
+
+
+def test_schema_creation_is_one_line_at_info_and_silent_by_default(tmp_path: Path) -> None:
+    # Alembic narrates each migration step at INFO; here that is DEBUG (newscrawl.crawllog).
+    env = child_environment(tmp_path, {})
+    for name, flags in (("quiet", []), ("verbose", ["-v"]), ("debug", ["-vv"])):
+        done = subprocess.run([sys.executable, "-m", "newscrawl", *flags, "db", "upgrade", "--db",
+                               f"sqlite:///{tmp_path / name}.sqlite3"], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        alembic = [line for line in done.stderr.splitlines() if " alembic." in line]
+        if name == "debug":
+            assert any("Running upgrade" in line and " DEBUG " in line for line in alembic), done.stderr
+        else:
+            assert alembic == [], done.stderr
+        if name == "quiet":
+            assert done.stderr == ""
