@@ -96,6 +96,15 @@ def crawl_path_problem(settings: SettingsLike, *, lock: bool) -> tuple[str, Path
     return None
 
 
+def _finite_number(value: str) -> bool:
+    import math
+
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
 def _true(value: Any) -> bool:
     if isinstance(value, str):
         return value not in ("0", "False", "false")
@@ -112,12 +121,18 @@ def scrapy_setting_problem(name: str, value: str) -> str | None:
         if isinstance(logging.getLevelName(value.upper()), int) and value.upper() == value:
             return None
         return f"{name}={value!r} is not valid: expected one of CRITICAL, ERROR, WARNING, INFO, DEBUG"
-    # A number is checked as a number only: Scrapy reads some settings whose default is a whole number as
-    # fractions (DOWNLOAD_DELAY = 0, read with getfloat).
-    kind = {bool: "bool", int: "seconds", float: "seconds"}.get(_scrapy_default_types().get(name, str))
-    if kind is None or KINDS[kind].accepts(value):
+    # A number is checked as a number only, of either sign: Scrapy reads some settings whose default is a
+    # whole number as fractions (DOWNLOAD_DELAY = 0, read with getfloat), and some take negative ones
+    # (RETRY_PRIORITY_ADJUST = -1).
+    default_type = _scrapy_default_types().get(name)
+    if default_type is bool:
+        accepted, form = KINDS["bool"].accepts(value), KINDS["bool"].form
+    elif default_type in (int, float):
+        accepted, form = _finite_number(value), "a number"
+    else:
         return None
-    form = KINDS["bool"].form if kind == "bool" else "a number, 0 or more"
+    if accepted:
+        return None
     return f"{name}={value!r} is not valid: expected {form}"
 
 
