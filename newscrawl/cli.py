@@ -79,7 +79,8 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is met inside main
         return result
     except CommandError as error:
-        print(f"newscrawl {name}: {error}", file=sys.stderr)
+        # A message may quote a URL or a driver's error: it is redacted like every log line.
+        print(logredact.redact(f"newscrawl {name}: {error}"), file=sys.stderr)
         return error.status
     except OSError as error:
         if isinstance(error, BrokenPipeError):
@@ -260,9 +261,7 @@ def _open_archive(db_url: str, upgrade: bool = False) -> Any:
 
 
 def _shown_url(db_url: str) -> str:
-    from newscrawl.urls import redact_url
-
-    return redact_url(db_url)
+    return logredact.redact(db_url)
 
 
 def _usage(message: str) -> CommandError:
