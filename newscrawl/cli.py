@@ -1,8 +1,12 @@
 """The ``newscrawl`` command: a thin layer that parses arguments, calls the library and turns its errors
 into one clear message and an exit status (docs/cli.md).
 
-Exit status: 0 success; 1 the run or command failed (the message says why); 2 usage error;
-75 (EX_TEMPFAIL) another ``newscrawl crawl`` holds the lock.
+Exit status: 0 success; 1 the run or command failed (the message says why); 2 usage error, bad setting,
+or a path the command could not write (nothing was done); 75 (EX_TEMPFAIL) another ``newscrawl crawl``
+holds the lock; 141 the reader of the output went away (``| head``); 130 interrupted.
+
+Adding a command is one block in ``build_parser`` (``command(...)``, its options, ``set_defaults(handler=…)``)
+and one ``cmd_<name>`` function; a handler raises ``CommandError`` for a failure the user can act on.
 """
 
 from __future__ import annotations
@@ -10,66 +14,136 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from newscrawl import logredact
+from newscrawl import __version__, crawllog, logredact
 from newscrawl.config import from_environment
+from newscrawl.messages import one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports a command stopped by Ctrl-C
+EXIT_PIPE = 128 + signal.SIGPIPE  # 141, as a shell reports a command whose reader went away
 
 logger = logging.getLogger("newscrawl")
 
 
 class CommandError(Exception):
-    """A failure the user can act on; its message is printed as is and the exit status is 1."""
+    """A failure the user can act on: its message is printed as is; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Before anything can log: no password of a database URL may reach a log line or a traceback.
     logredact.install()
+    crawllog.install()
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (`newscrawl search … | head -1`): stop quietly, as Unix tools do, and keep
+        # the interpreter's last flush of stdout from failing again on the closed pipe.
+        _stdout_to_devnull()
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print("newscrawl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbosity = args.verbose + getattr(args, "verbose_after", 0)
+    args.quiet = args.quiet or getattr(args, "quiet_after", False)
+    if args.quiet and verbosity:
+        parser.error("-q and -v cannot be used together")
+    args.verbosity = -1 if args.quiet else verbosity
     if args.command not in ("crawl", "demo"):
         # Crawls log through Scrapy's own handler (LOG_LEVEL, LOG_FILE); other commands log here.
+        level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(args.verbosity, logging.DEBUG)
         handler = logging.StreamHandler()
-        handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
+        handler.setLevel(level)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+        logging.getLogger().setLevel(level)
+    name = " ".join(filter(None, (args.command, getattr(args, "db_command", None))))
     try:
         result: int = args.handler(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is met inside main
         return result
     except CommandError as error:
         # A message may quote a URL or a driver's error: it is redacted like every log line.
-        print(logredact.redact(f"newscrawl {args.command}: {error}"), file=sys.stderr)
+        print(logredact.redact(f"newscrawl {name}: {error}"), file=sys.stderr)
+        return error.status
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            raise
+        # The disk filled up, a folder was removed under a running export…: the OS says what and where.
+        where = f": {error.filename}" if error.filename else ""
+        print(f"newscrawl {name}: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing will flush to a pipe
+        pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in two lines: the usage on one line (never wrapped), then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        formatter = argparse.HelpFormatter(self.prog, width=10_000)
+        formatter.add_usage(self.usage, self._actions, self._mutually_exclusive_groups)
+        sys.stderr.write(formatter.format_help().strip() + "\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     env = from_environment()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="newscrawl", description="Archive the finews mirror: crawl, export, search, inspect.",
         epilog="Example: newscrawl crawl --db sqlite:///data/newscrawl.sqlite3",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=_version())
+    # -v / -q are accepted before the command and after it (newscrawl -q crawl, newscrawl crawl -q).
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more output: progress at INFO level (-vv: DEBUG)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only failures: a successful crawl prints nothing (for cron mail)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
-    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, example: str, *, verbosity: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text, epilog=f"Example: {example}")
+        if verbosity:  # a command with actions of its own (db) leaves -v / -q to them
+            verbosity_options(sub)
         return sub
 
+    def verbosity_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=0,
+                         help="more output (-vv: DEBUG)")
+        sub.add_argument("-q", "--quiet", dest="quiet_after", action="store_true", help="only failures")
+
     def db_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--db", default=env["NEWSCRAWL_DB_URL"], metavar="URL",
+        sub.add_argument("--db", default=env["NEWSCRAWL_DB_URL"], type=_db_url, metavar="URL",
                          help="SQLAlchemy URL of the archive (default: NEWSCRAWL_DB_URL or %(default)s)")
 
     crawl = command("crawl", "one unattended crawl run (for cron): lock, crawl incrementally, summary",
                     "newscrawl crawl --site https://finews.withounder.com/ --posts-dir site/_posts")
-    crawl.add_argument("--site", metavar="URL", help="root of the mirror (default: NEWSCRAWL_SITE_URL)")
-    db_option(crawl)
+    crawl.add_argument("--site", metavar="URL", type=_site_url,
+                       help="root of the mirror, an http(s) URL (default: NEWSCRAWL_SITE_URL)")
+    crawl.add_argument("--db", type=_db_url, metavar="URL",
+                       help="SQLAlchemy URL of the archive (default: NEWSCRAWL_DB_URL or sqlite:///data/newscrawl.sqlite3)")
     crawl.add_argument("--posts-dir", metavar="DIR", help="also write new or changed articles as Jekyll posts")
     crawl.add_argument("--full", action="store_true", help="re-fetch everything, ignoring what is archived")
     crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -91,15 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(handler=cmd_stats)
 
     search = command("search", "full-text search that works for Chinese text", "newscrawl search 政务服务 --limit 5")
-    search.add_argument("query")
+    search.add_argument("query", type=_query)
     db_option(search)
     search.add_argument("--limit", type=_positive, default=20, metavar="N")
     search.set_defaults(handler=cmd_search)
 
-    db = command("db", "database maintenance", "newscrawl db upgrade --db sqlite:///data/newscrawl.sqlite3")
-    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db = command("db", "database maintenance", "newscrawl db upgrade --db sqlite:///data/newscrawl.sqlite3",
+                 verbosity=False)
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", parser_class=Parser)
     upgrade = db_commands.add_parser("upgrade", help="create or migrate the schema to the newest revision",
                                      epilog="Example: newscrawl db upgrade --db postgresql+psycopg://u:p@host/db")
+    verbosity_options(upgrade)
     db_option(upgrade)
     upgrade.set_defaults(handler=cmd_db_upgrade)
 
@@ -115,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where demo.sqlite3 and demo_posts/ go (default: %(default)s)")
     demo.set_defaults(handler=cmd_demo)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        scrapy = version("scrapy")
+    except PackageNotFoundError:
+        scrapy = "not installed"
+    return f"newscrawl {__version__} (Scrapy {scrapy}, Python {sys.version.split()[0]})"
 
 
 def _date(text: str) -> date:
@@ -134,15 +220,52 @@ def _positive(text: str) -> int:
     return value
 
 
+def _site_url(text: str) -> str:
+    from newscrawl.config import KINDS
+
+    if not KINDS["site_url"].accepts(text):
+        raise argparse.ArgumentTypeError(f"not an absolute http:// or https:// URL: {text!r}")
+    return text
+
+
+def _db_url(text: str) -> str:
+    from newscrawl.config import KINDS
+
+    if not KINDS["db_url"].accepts(text):
+        raise argparse.ArgumentTypeError(f"not an archive database URL: {logredact.redact(repr(text))}; "
+                                         f"expected {KINDS['db_url'].form.removeprefix('a database URL: ')}")
+    return text
+
+
+def _query(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the query is empty")
+    return text
+
+
 def _open_archive(db_url: str, upgrade: bool = False) -> Any:
-    from newscrawl.storage import Archive, SchemaOutOfDate
+    """The archive at ``db_url``. Without ``upgrade`` (the commands that only read) nothing is created:
+    a database that is not there is reported, with where it was looked for."""
+    from newscrawl.storage import Archive, ArchiveError, ArchiveMissing
 
     try:
-        return Archive.open(db_url, upgrade=upgrade)
-    except SchemaOutOfDate as error:
+        return Archive.open(db_url, upgrade=upgrade, must_exist=not upgrade)
+    except ArchiveMissing as error:
+        raise CommandError(
+            f"no archive database at {error.path} (looked for {error.path.absolute()}): give its URL with --db "
+            "or NEWSCRAWL_DB_URL, or start an archive there with `newscrawl crawl`") from None
+    except ArchiveError as error:
         raise CommandError(str(error)) from None
     except Exception as error:
-        raise CommandError(f"cannot open the archive {db_url}: {error}") from None
+        raise CommandError(f"cannot open the archive {_shown_url(db_url)}: {one_line(error)}") from None
+
+
+def _shown_url(db_url: str) -> str:
+    return logredact.redact(db_url)
+
+
+def _usage(message: str) -> CommandError:
+    return CommandError(message, status=EXIT_USAGE)
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -151,48 +274,77 @@ def _open_archive(db_url: str, upgrade: bool = False) -> Any:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from newscrawl.crawler import CrawlFailed, run_crawl
     from newscrawl.lock import LockHeld, RunLock
+    from newscrawl.preflight import crawl_refusal
 
-    overrides: dict[str, str] = {}
+    given: dict[str, str] = {}
     for item in args.set:
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            print(f"newscrawl crawl: -s takes NAME=VALUE, not {item!r}", file=sys.stderr)
-            return EXIT_USAGE
-        overrides[name] = value
-    if args.site:
-        overrides["NEWSCRAWL_SITE_URL"] = args.site
-    overrides["NEWSCRAWL_DB_URL"] = args.db
-    if args.posts_dir:
-        overrides["NEWSCRAWL_POSTS_DIR"] = args.posts_dir
+        if not sep or not name.strip():
+            raise _usage(f"-s takes NAME=VALUE, not {item!r}")
+        given[name.strip()] = value
+    overrides = dict(given)
+    options: dict[str, str] = {}  # settings that came from an option, named as such in messages
+    for setting, option, value in (("NEWSCRAWL_SITE_URL", "--site", args.site), ("NEWSCRAWL_DB_URL", "--db", args.db),
+                                   ("NEWSCRAWL_POSTS_DIR", "--posts-dir", args.posts_dir)):
+        if value is not None:
+            overrides[setting], options[setting] = value, option
     if args.full:
         overrides["NEWSCRAWL_INCREMENTAL"] = "false"
-    lock_setting = overrides.get("NEWSCRAWL_LOCK_FILE") or from_environment()["NEWSCRAWL_LOCK_FILE"]
-    lock_path = Path(lock_setting or "data/newscrawl.lock")
+    # The NEWSCRAWL_* values Scrapy's settings will hold (newscrawl.settings takes them from the
+    # environment; -s wins), judged before Scrapy is even imported: the lock is taken at once after.
+    settings = {**from_environment(), **overrides}
+    refusal = crawl_refusal(settings, lock=True, given=given, options=options)
+    if refusal:
+        raise _usage(refusal)
+    level = None if "LOG_LEVEL" in given else _crawl_log_level(args.verbosity, bool(settings.get("LOG_FILE")))
+    if level:
+        overrides["LOG_LEVEL"] = level
+    lock_path = Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock")
     try:
         lock = RunLock(lock_path).acquire()
     except LockHeld as error:
         print(f"newscrawl crawl: {error}; not starting a second run", file=sys.stderr)
         return EXIT_LOCKED
+    except OSError as error:
+        raise CommandError(f"cannot take the lock {lock_path}: {error.strerror or error}") from None
     try:
-        if lock.previous_holder:
+        if lock.previous_holder and args.verbosity >= 0:
             print(f"newscrawl crawl: took over the lock left by a run that ended without releasing it "
                   f"({lock.previous_holder})", file=sys.stderr)
         try:
             summary = run_crawl(overrides)
         except CrawlFailed as error:
             raise CommandError(str(error)) from None
-        print(f"newscrawl crawl: {summary.line()}")
+        if summary.outcome != "ok" or args.verbosity >= 0:
+            print(f"newscrawl crawl: {summary.line()}")
         return EXIT_OK if summary.outcome == "ok" else EXIT_FAILED
     finally:
         lock.release()
 
 
+def _crawl_log_level(verbosity: int, log_file: bool) -> str | None:
+    """Scrapy's LOG_LEVEL for a crawl run from the command line; None keeps the configured one.
+
+    A log file is where the details go (INFO, newscrawl.settings); on the terminal the default is the
+    warnings only, since the summary line says how the run went, and with -q nothing at all: a failed
+    run's summary line says why it failed.
+    """
+    if verbosity >= 2:
+        return "DEBUG"
+    if log_file:
+        return None
+    return {-1: "CRITICAL", 0: "WARNING", 1: "INFO"}[verbosity]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from newscrawl.export import day_range, export_articles
+    from newscrawl.preflight import folder_problem
 
     if args.since and args.until and args.since > args.until:
-        print("newscrawl export: --since is after --until", file=sys.stderr)
-        return EXIT_USAGE
+        raise _usage("--since is after --until")
+    problem = folder_problem(args.out)
+    if problem:
+        raise _usage(f"--out {args.out}: {problem}; give a folder you can write")
     archive = _open_archive(args.db)
     try:
         since, until = day_range(args.since, args.until)
@@ -205,6 +357,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from newscrawl.statsview import render_stats
+
     archive = _open_archive(args.db)
     try:
         stats = archive.stats()
@@ -214,17 +368,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         # Run records keep redacted settings; redacting again covers rows written by older versions.
         print(logredact.redact(json.dumps(stats, ensure_ascii=False, indent=2, default=str)))
         return EXIT_OK
-    print(f"articles: {stats.get('articles', 0)}")
-    print("per category:")
-    for category, count in stats.get("per_category", {}).items():
-        print(f"  {category or '(none)'}: {count}")
-    print("per day:")
-    for day, count in stats.get("per_day", {}).items():
-        print(f"  {day}: {count}")
-    print("last runs:")
-    for run in stats.get("runs", []):
-        print(f"  #{run.get('run_id')} {run.get('started_at')} → {run.get('finished_at') or '…'}: "
-              f"{run.get('outcome')} {json.dumps(run.get('counts') or {}, ensure_ascii=False)}")
+    print(render_stats(stats, _shown_url(args.db)))
     return EXIT_OK
 
 
@@ -246,11 +390,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from newscrawl.storage import upgrade_database
 
+    _check_database_path(args.db)
     try:
         before, after = upgrade_database(args.db)
     except Exception as error:
-        raise CommandError(f"cannot upgrade {args.db}: {error}") from None
-    print(logredact.redact(f"{args.db}: schema {before or 'empty'} → {after}"))
+        raise CommandError(f"cannot upgrade {_shown_url(args.db)}: {one_line(error)}") from None
+    print(f"{_shown_url(args.db)}: schema {before or 'empty'} → {after}")
     return EXIT_OK
 
 
@@ -260,6 +405,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
     if not args.warc_dir.is_dir():
         raise CommandError(f"no WARC folder at {args.warc_dir} (NEWSCRAWL_WARC_DIR); nothing to re-parse")
     # Re-parsing may rebuild an archive from its raw pages alone, so an empty database gets the schema.
+    _check_database_path(args.db)
     archive = _open_archive(args.db, upgrade=True)
     try:
         report = reparse_archive(archive, args.warc_dir)
@@ -271,8 +417,23 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from newscrawl.demo.run import run_demo
+    from newscrawl.preflight import folder_problem
 
+    problem = folder_problem(args.data_dir)
+    if problem:
+        raise _usage(f"--data-dir {args.data_dir}: {problem}; give a folder you can write")
     return run_demo(args.data_dir, out=sys.stdout)
+
+
+def _check_database_path(db_url: str) -> None:
+    """For a command that may create the archive: the SQLite file must be one it can create or write."""
+    from newscrawl.preflight import file_problem
+    from newscrawl.storage.engine import database_file
+
+    path = database_file(db_url)
+    problem = file_problem(path, regular=True) if path is not None else None
+    if problem:
+        raise _usage(f"--db {path}: {problem}; give a database file you can write")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,131 @@
-"""Every ``NEWSCRAWL_*`` knob in one place: its default and its meaning.
+"""Every ``NEWSCRAWL_*`` knob in one place: its default, its meaning and the values it accepts.
 
 Each setting is a Scrapy setting and is also read from the environment variable of the same name;
 ``-s NAME=value`` wins over the environment, which wins over the default (see docs/settings.md, which a
-test keeps in step with this table).
+test keeps in step with this table). ``check_settings`` judges every value once, before a crawl does
+anything: ``newscrawl crawl`` and ``scrapy crawl finews`` both refuse a bad one with one line naming the
+setting, the value and the accepted form (docs/cli.md, "Checks before a run").
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+
+class BadSetting(ValueError):
+    """A setting's value is not of the accepted form; the message names the setting, the value and the form."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What values a setting accepts: ``form`` says it to the user, ``accepts`` judges a value."""
+
+    form: str
+    accepts: Callable[[Any], bool]
+
+
+def _bool(value: Any) -> bool:
+    # Exactly what Scrapy's Settings.getbool reads without raising.
+    if isinstance(value, bool) or value in ("True", "true", "False", "false"):
+        return True
+    try:
+        return int(value) in (0, 1)
+    except (TypeError, ValueError):
+        return False
+
+
+def _number(value: Any, *, whole: bool, low: float, high: float = math.inf) -> bool:
+    # What Settings.getint / getfloat read, within bounds; a bool is not a number here.
+    if isinstance(value, bool):
+        return False
+    try:
+        number = int(value) if whole else float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return math.isfinite(number) and low <= number <= high
+
+
+def _url(value: Any, schemes: tuple[str, ...]) -> bool:
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in schemes:
+        return False
+    return bool(parts.hostname) or parts.scheme.lower() == "unix"
+
+
+# A DNS name: dot-separated labels of letters, digits and inner hyphens (no scheme, port or path).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+
+
+def _hosts(value: Any) -> bool:
+    hosts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(hosts, list | tuple):
+        return False
+    names = [str(h).strip() for h in hosts]
+    return all(HOST_NAME.match(name) for name in names if name)
+
+
+#: The archive's database URLs: SQLite (pysqlite) or PostgreSQL (psycopg 3). Judged here by their form,
+#: without importing SQLAlchemy: a crawl checks its settings before it takes its lock, and a second run
+#: must find the lock held at once. tests/test_settings.py checks that newscrawl.storage.engine, which asks
+#: SQLAlchemy, agrees with both functions below.
+DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
+def _db_url(value: Any) -> bool:
+    if not isinstance(value, str) or value != value.strip():  # a path may hold spaces; a pasted URL's ends not
+        return False
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme.lower() not in DB_SCHEMES:
+        return False
+    try:
+        urlsplit(value).port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return True
+
+
+def sqlite_path(db_url: str) -> str | None:
+    """The file a SQLite URL names (as written: relative to the working folder or absolute); None for any
+    other database, or SQLite in memory."""
+    scheme, sep, rest = db_url.partition("://")
+    if not sep or not scheme.lower().startswith("sqlite") or not rest.startswith("/"):
+        return None
+    database = rest[1:].split("?", 1)[0]
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+KINDS: Mapping[str, Kind] = {
+    "text": Kind("any text", lambda value: True),
+    "path": Kind("a file or folder path", lambda value: isinstance(value, str) and "\x00" not in value),
+    "bool": Kind("true or false (also 1 or 0)", _bool),
+    "site_url": Kind("an absolute http:// or https:// URL, such as https://finews.withounder.com/",
+                     lambda value: _url(value, ("http", "https"))),
+    "db_url": Kind("a database URL: sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB", _db_url),
+    "redis_url": Kind("a Redis URL: redis://HOST:PORT/DB (or rediss://, unix://)",
+                      lambda value: _url(value, ("redis", "rediss", "unix"))),
+    "hosts": Kind("host names separated by commas, such as finews.zning.xyz,choicewzp1.eastmoney.com", _hosts),
+    "seconds": Kind("a number of seconds, 0 or more, such as 30", lambda v: _number(v, whole=False, low=0)),
+    "days": Kind("a number of days, 0 or more, such as 3", lambda v: _number(v, whole=False, low=0)),
+    "count": Kind("a whole number, 0 or more", lambda v: _number(v, whole=True, low=0)),
+    "bytes": Kind("a whole number of bytes, 1 or more, such as 10485760", lambda v: _number(v, whole=True, low=1)),
+    "distance": Kind("a whole number from 0 to 64", lambda v: _number(v, whole=True, low=0, high=64)),
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +133,8 @@ class Setting:
     name: str
     default: str | None
     meaning: str
+    #: A key of KINDS: the values the setting accepts.
+    kind: str = "text"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -25,106 +142,167 @@ SETTINGS: tuple[Setting, ...] = (
         "NEWSCRAWL_SITE_URL",
         "https://finews.withounder.com/",
         "root of the mirror site; the spider starts there",
+        kind="site_url",
     ),
     Setting(
         "NEWSCRAWL_DB_URL",
         "sqlite:///data/newscrawl.sqlite3",
         "SQLAlchemy URL of the archive database",
+        kind="db_url",
     ),
     Setting(
         "NEWSCRAWL_POSTS_DIR",
         None,
         "when set, every new or changed article is also written there as a Jekyll post",
+        kind="path",
     ),
     Setting(
         "NEWSCRAWL_FOLLOW_SHARE_LINKS",
         "true",
         "follow each article's share link to its origin's text API",
+        kind="bool",
     ),
     Setting(
         "NEWSCRAWL_ORIGIN_HOSTS",
         "finews.zning.xyz,choicewzp1.eastmoney.com",
         "the only hosts whose share links are followed; other share links are recorded, not requested",
+        kind="hosts",
     ),
     Setting(
         "NEWSCRAWL_INCREMENTAL",
         "true",
         "do not download again, in full, article pages already archived and unchanged",
+        kind="bool",
     ),
     Setting(
         "NEWSCRAWL_RECHECK_DAYS",
         "3",
         "archived posts younger than this are re-checked even when the listings that link them are unchanged",
+        kind="days",
     ),
     Setting(
         "NEWSCRAWL_RAW_ARCHIVE",
         "true",
         "keep the raw responses of article pages and origin answers as WARC files",
+        kind="bool",
     ),
     Setting(
         "NEWSCRAWL_WARC_DIR",
         "data/warc",
         "where the raw responses are written, as gzip-compressed WARC files",
+        kind="path",
     ),
     Setting(
         "NEWSCRAWL_REDIS_URL",
         None,
         "when set, the crawl frontier and duplicate filter live in Redis (scrapy-redis)",
+        kind="redis_url",
     ),
     Setting(
         "NEWSCRAWL_REDIS_CRAWL_ID",
         None,
         "with NEWSCRAWL_REDIS_URL: processes given the same id share one crawl; unset, each process crawls alone",
+        kind="text",
     ),
     Setting(
         "NEWSCRAWL_REDIS_IDLE_SECONDS",
         "15",
         "in a shared crawl: how long a process whose shared frontier is empty waits for more work before it ends",
+        kind="seconds",
     ),
     Setting(
         "NEWSCRAWL_MAX_PAGE_BYTES",
         "10485760",
         "largest response accepted, in bytes; larger ones are dropped with a reason",
+        kind="bytes",
     ),
     Setting(
         "NEWSCRAWL_MAX_LINKS_PER_PAGE",
         "50000",
         "most pages one page may lead to; a page linking more is followed for its first ones only (0: no limit)",
+        kind="count",
     ),
     Setting(
         "NEWSCRAWL_DB_RETRY_SECONDS",
         "60",
         "how long a crawl waits for an unavailable or locked database before it stops, failed",
+        kind="seconds",
     ),
     Setting(
         "NEWSCRAWL_PROGRESS_INTERVAL",
         "30",
         "seconds between progress lines in the log; 0 turns them off",
+        kind="seconds",
     ),
     Setting(
         "NEWSCRAWL_LOCK_FILE",
         "data/newscrawl.lock",
         "the lock file `newscrawl crawl` holds so runs never overlap",
+        kind="path",
     ),
     Setting(
         "NEWSCRAWL_STATS_FILE",
         None,
         "when set, each run's final Scrapy stats are written there as JSON (monitoring)",
+        kind="path",
     ),
     Setting(
         "NEWSCRAWL_NEAR_DUPLICATE_DISTANCE",
         "3",
         "largest simhash distance (of 64 bits) at which two posts count as one story",
+        kind="distance",
     ),
 )
 
 DEFAULTS: Mapping[str, str | None] = {s.name: s.default for s in SETTINGS}
 
 
+BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
     """The NEWSCRAWL_* values as the environment sets them, falling back to the defaults."""
     env = os.environ if environ is None else environ
     return {name: env.get(name, default) for name, default in DEFAULTS.items()}
+
+
+class SettingsLike(Protocol):
+    def get(self, name: str, default: Any = None, /) -> Any: ...
+
+
+def check_setting(name: str, value: Any) -> None:
+    """Raise BadSetting when ``value`` is not of the form setting ``name`` accepts (None: unset, accepted)."""
+    setting = BY_NAME.get(name)
+    if setting is None or value is None:
+        return
+    kind = KINDS[setting.kind]
+    if not kind.accepts(value):
+        raise BadSetting(f"{name}={_shown(value)} is not valid: expected {kind.form}")
+
+
+def check_settings(settings: SettingsLike) -> None:
+    """Judge every NEWSCRAWL_* value of ``settings`` (Scrapy settings or a mapping); the first bad one raises."""
+    for setting in SETTINGS:
+        check_setting(setting.name, settings.get(setting.name))
+
+
+def unknown_setting(name: str) -> str | None:
+    """For a NEWSCRAWL_* name that is no setting, the message saying so (with the likely one); else None."""
+    if not name.startswith("NEWSCRAWL_") or name in BY_NAME:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(name, list(BY_NAME), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else " (docs/settings.md lists them)"
+    return f"{name} is not a newscrawl setting{hint}"
+
+
+def _shown(value: Any) -> str:
+    # A database or Redis URL may carry a password: never in a message.
+    from newscrawl.logredact import redact
+
+    return redact(repr(value))
+
 
 # The site publishes in China Standard Time; every published_at is expressed in this zone.
 SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")

@@ -40,8 +40,9 @@ def run_crawl(overrides: Mapping[str, str]) -> RunSummary:
         raise CrawlFailed(str(error)) from None
     except Exception as error:
         from newscrawl.logredact import redact
+        from newscrawl.messages import one_line
 
-        raise CrawlFailed(redact(f"cannot open the archive {db_url}: {error}")) from None
+        raise CrawlFailed(redact(f"cannot open the archive {db_url}: {one_line(error)}")) from None
     process = CrawlerProcess(settings)  # type: ignore[arg-type]
     crawler = process.create_crawler("finews")
     process.crawl(crawler)

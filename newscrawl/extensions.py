@@ -1,7 +1,7 @@
 """Scrapy extensions of newscrawl: run records, raw-page archiving and progress lines.
 
 * ``RunRecordExtension`` writes a ``crawl_runs`` row when the spider opens and completes it when it
-  closes, with the outcome and counts of newscrawl.runs, and logs the run's summary line.
+  closes, with the outcome, counts and reason of newscrawl.runs, and logs the run's summary line last.
 * ``RawArchiveExtension`` (NEWSCRAWL_RAW_ARCHIVE) appends article pages and origin answers to WARC files.
 * ``ProgressExtension`` logs one progress line every NEWSCRAWL_PROGRESS_INTERVAL seconds.
 * ``ConditionalAutoThrottle`` is Scrapy's AutoThrottle, also learning from 304 answers.
@@ -41,6 +41,7 @@ class RunRecordExtension:
         self.summary: RunSummary | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecordExtension:
@@ -65,8 +66,9 @@ class RunRecordExtension:
         assert self.crawler.stats is not None
         self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
         if state.run_id is not None:
-            state.archive.finish_run(state.run_id, self.summary.outcome, self.summary.counts())  # type: ignore[arg-type]
-        logger.info("run summary: %s", self.summary.line())
+            # The reason of a run that was not ok is kept with its counts, for `newscrawl stats`.
+            counts = {**self.summary.counts(), **({"reason": self.summary.reason} if self.summary.reason else {})}
+            state.archive.finish_run(state.run_id, self.summary.outcome, counts)  # type: ignore[arg-type]
         stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
         if stats_file:
             record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
@@ -74,6 +76,12 @@ class RunRecordExtension:
                       "stats": self.crawler.stats.get_stats()}
             Path(stats_file).parent.mkdir(parents=True, exist_ok=True)
             Path(stats_file).write_text(json.dumps(record, default=str, ensure_ascii=False, indent=1), "utf-8")
+
+    def engine_stopped(self) -> None:
+        # The last line of the log, after Scrapy's stats dump: `scrapy crawl finews` ends with the same
+        # summary line as `newscrawl crawl` prints.
+        if self.summary is not None:
+            logger.info("run summary: %s", self.summary.line())
 
 
 class RawArchiveExtension:

@@ -8,8 +8,9 @@ requests ended in errors. Otherwise it is ``ok``.
 
 ``dropped`` counts, by reason, the articles a run did not archive: pages it could not fetch
 (``newscrawl/spider/dropped/<reason>``), items the pipelines refused, items the database did not take.
-``errors`` counts what ended in an error (ERROR log lines: a request given up after its retries, an
-exception, an item not stored); a fault that a retry mended is counted in ``retries`` only.
+``errors`` counts what ended in an error: a request given up after its retries (``retry/max_reached``;
+the spider logs it as one WARNING line, newscrawl.crawllog) and the ERROR log lines (an exception, an
+item not stored); a fault that a retry mended is counted in ``retries`` only.
 docs/reliability.md lists the faults and what each costs.
 """
 
@@ -72,7 +73,7 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
         unchanged=get("newscrawl/store/unchanged") + get("newscrawl/store/seen"),
         dropped=dropped,
         # Not downloader/exception_count: a timeout or reset that a retry mended is a retry, not an error.
-        errors=get("log_count/ERROR"),
+        errors=get("log_count/ERROR") + get("retry/max_reached"),
         retries=get("retry/count"),
         requests=get("downloader/request_count"),
         full_downloads=get("downloader/response_status_count/200"),

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from scrapy.settings import default_settings
 
-from newscrawl import __version__, logredact
+from newscrawl import __version__, crawllog, logredact
 from newscrawl.config import from_environment
 
-# Scrapy imports this module before it configures logging: from here on no log line carries a password.
+# Scrapy imports this module before it configures logging: from here on no log line carries a password,
+# and a network failure costs one WARNING line, not a traceback (newscrawl.crawllog).
 logredact.install()
+crawllog.install()
 
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["newscrawl.spiders"]
 NEWSPIDER_MODULE = "newscrawl.spiders"
+# `scrapy crawl` checks every NEWSCRAWL_* setting and the paths it will write before it starts (and
+# refuses with one line, exit 2), as `newscrawl crawl` does: newscrawl/commands/crawl.py.
+COMMANDS_MODULE = "newscrawl.commands"
 
 globals().update(from_environment())
 
@@ -40,7 +45,12 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-DOWNLOAD_MAXSIZE = int(from_environment()["NEWSCRAWL_MAX_PAGE_BYTES"] or 10485760)
+# The spider's errback logs the one WARNING line for a page given up (URL and reason); Scrapy's own
+# "Gave up retrying" line would be a second one, at ERROR. Its count stays in the retry/max_reached stat.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
+# A bad value is reported by the check at start (newscrawl.config), not by a traceback here.
+_MAX_PAGE_BYTES = from_environment()["NEWSCRAWL_MAX_PAGE_BYTES"] or ""
+DOWNLOAD_MAXSIZE = int(_MAX_PAGE_BYTES) if _MAX_PAGE_BYTES.strip().isdigit() else 10485760
 DOWNLOAD_WARNSIZE = DOWNLOAD_MAXSIZE // 2
 REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 4

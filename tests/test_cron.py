@@ -178,7 +178,7 @@ def test_stats_command_reports_categories_days_and_runs(sqlite_url: str, tmp_pat
     assert stats["runs"][0]["outcome"] == "ok" and stats["runs"][0]["new"] == len(DEMO_IDS)
     human = subprocess.run([sys.executable, "-m", "newscrawl", "stats", "--db", sqlite_url],
                            capture_output=True, text=True, check=True).stdout
-    assert "emnews: 5" in human and "ok" in human
+    assert re.search(r"^  emnews +5$", human, re.M) and re.search(r"^  #1 .* ok +9 ", human, re.M), human
 
 
 def test_progress_lines_come_at_a_steady_interval_while_the_crawl_runs(sqlite_url: str, tmp_path: Path) -> None:

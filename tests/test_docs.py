@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from newscrawl.config import SETTINGS
+from newscrawl.config import KINDS, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW = re.compile(r"^\| `(NEWSCRAWL_[A-Z_]+)` \| (.+?) \| (.+?) \|$", re.M)
@@ -33,3 +33,13 @@ def test_settings_module_reads_every_setting() -> None:
 
     for setting in SETTINGS:
         assert hasattr(settings_module, setting.name), setting.name
+
+
+def test_every_setting_is_listed_under_the_form_it_accepts() -> None:
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    accepted = text.split("## Accepted values", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in accepted.splitlines() if line.startswith("- ")]
+    for setting in SETTINGS:
+        line = next((line for line in lines if f"`{setting.name}`" in line), None)
+        assert line is not None, f"{setting.name} is not listed under 'Accepted values' in docs/settings.md"
+        assert line.startswith(f"- {KINDS[setting.kind].form}"), f"{setting.name}: {line}"

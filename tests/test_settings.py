@@ -56,3 +56,82 @@ def test_the_remote_control_is_neither_enabled_nor_imported() -> None:
     names, remote_imported, aiohttp_imported = done.stdout.rsplit(" ", 2)
     assert "RunRecordExtension" in names and "ConditionalAutoThrottle" in names and "RemoteControl" not in names
     assert (remote_imported, aiohttp_imported.strip()) == ("False", "False")
+
+
+def test_every_default_passes_its_own_check() -> None:
+    from newscrawl.config import SETTINGS, check_setting
+
+    for setting in SETTINGS:
+        check_setting(setting.name, setting.default)
+
+
+SAMPLES = ["0", "1", "2", "-1", "30", "0.5", "1e3", "abc", "", " 7 ", "true", "True", "TRUE", "false", "yes",
+           "nan", "inf", "64", "65", True, False, 3, 2.5, None]
+
+
+def test_what_a_check_accepts_scrapy_reads_without_error() -> None:
+    # The oracle is Scrapy's own typed getters: a value the check lets through must never fail there.
+    from scrapy.settings import Settings
+
+    from newscrawl.config import KINDS
+
+    getters = {"bool": "getbool", "seconds": "getfloat", "days": "getfloat", "count": "getint", "bytes": "getint",
+               "distance": "getint"}
+    for kind, getter in getters.items():
+        accepted = [value for value in SAMPLES if value is not None and KINDS[kind].accepts(value)]
+        assert accepted, kind
+        for value in accepted:
+            getattr(Settings({"X": value}), getter)("X")
+    assert not KINDS["bool"].accepts("maybe") and not KINDS["seconds"].accepts("abc")
+    assert not KINDS["seconds"].accepts("nan") and not KINDS["count"].accepts("-1")
+
+
+def test_a_bad_value_is_named_with_its_setting_and_form_and_no_password() -> None:
+    import pytest
+
+    from newscrawl.config import BadSetting, check_settings
+
+    with pytest.raises(BadSetting) as refused:
+        check_settings({"NEWSCRAWL_DB_URL": "mysql://crawler:hunter2@db/news"})
+    assert str(refused.value) == ("NEWSCRAWL_DB_URL='mysql://crawler:***@db/news' is not valid: expected a database "
+                                  "URL: sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB")
+
+
+DB_URLS = ["sqlite:///data/newscrawl.sqlite3", "sqlite:////abs/x.sqlite3", "sqlite+pysqlite:///x.db", "sqlite://",
+           "sqlite:///:memory:", "sqlite:///x.db?timeout=5", "postgresql+psycopg://u:p@h:5432/db", "postgresql://h/db",
+           "postgresql+psycopg2://h/db", "mysql://u:p@h/db", "sqlite+aiosqlite:///x.db", "data/newscrawl.sqlite3",
+           "postgresql://h:port/db", "", "sqlite:///a b.db", "sqlite:///data/x.sqlite3?mode=ro"]
+
+
+def test_the_database_url_check_agrees_with_sqlalchemy() -> None:
+    # config judges URLs by their form, without importing SQLAlchemy (the crawl's lock must come at once);
+    # SQLAlchemy, which opens them, is the oracle.
+    from sqlalchemy.engine import make_url
+
+    from newscrawl.config import KINDS, sqlite_path
+    from newscrawl.storage.engine import database_file
+
+    for url in DB_URLS:
+        try:
+            parsed = make_url(url)
+            parsed.port  # noqa: B018
+            usable = (parsed.get_backend_name(), parsed.get_driver_name()) in {("sqlite", "pysqlite"),
+                                                                              ("postgresql", "psycopg")}
+        except Exception:
+            usable = False
+        assert KINDS["db_url"].accepts(url) == usable, url
+        if usable:
+            file = database_file(url)
+            assert sqlite_path(url) == (str(file) if file is not None else None), url
+
+
+def test_scrapy_defaults_read_as_data_match_the_module() -> None:
+    # preflight reads Scrapy's default_settings.py without running it (running it imports Scrapy, and the
+    # crawl's lock must come at once); the module itself, run, is the oracle.
+    import scrapy.settings.default_settings as defaults
+
+    from newscrawl.preflight import _scrapy_default_types
+
+    types = _scrapy_default_types()
+    assert {"CONCURRENT_REQUESTS", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES"} <= set(types)
+    assert {name: kind for name, kind in types.items()} == {name: type(getattr(defaults, name)) for name in types}

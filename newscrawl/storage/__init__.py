@@ -18,6 +18,7 @@ from newscrawl.storage.archive import (
 )
 from newscrawl.storage.migrate import (
     ArchiveError,
+    ArchiveMissing,
     SchemaOutOfDate,
     SchemaTooNew,
     current_revision,
@@ -30,6 +31,7 @@ from newscrawl.storage.search import SearchHit
 __all__ = [
     "Archive",
     "ArchiveError",
+    "ArchiveMissing",
     "ArticleRevision",
     "Base",
     "CrawlRun",

@@ -46,10 +46,11 @@ from sqlalchemy.exc import OperationalError
 from newscrawl.items import Article
 from newscrawl.logredact import redact, redact_settings
 from newscrawl.storage import search as search_module
-from newscrawl.storage.engine import READ_ONLY, create_archive_engine
+from newscrawl.storage.engine import READ_ONLY, create_archive_engine, missing_database
 from newscrawl.storage.migrate import (
     ADVISORY_LOCK_NAMESPACE,
     ArchiveError,
+    ArchiveMissing,
     SchemaOutOfDate,
     SchemaTooNew,
     current_revision,
@@ -180,14 +181,20 @@ class Archive:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, db_url: str | URL, *, upgrade: bool = True) -> Archive:
+    def open(cls, db_url: str | URL, *, upgrade: bool = True, must_exist: bool = False) -> Archive:
         """Connect to the archive at ``db_url``.
 
         A database with no tables is created at the newest schema revision when ``upgrade`` is true. A
         database at an older revision is never migrated behind the user's back: it raises
         ``SchemaOutOfDate``, whose message says to run ``newscrawl db upgrade`` (``upgrade_database``).
+        With ``must_exist`` (the commands that only read) nothing is created: a SQLite file that is not
+        there raises ``ArchiveMissing``, and neither its folder nor the file appears.
         """
-        engine = create_archive_engine(db_url)
+        if must_exist:
+            missing = missing_database(db_url)
+            if missing is not None:
+                raise ArchiveMissing(missing)
+        engine = create_archive_engine(db_url, create=not must_exist)
         deadline = time.monotonic() + OPEN_LOCKED_WAIT_S
         while True:
             try:
@@ -222,7 +229,10 @@ class Archive:
             return
         if current is None:
             if not upgrade:
-                raise SchemaOutOfDate(f"{where} has no archive schema yet: run `newscrawl db upgrade`")
+                raise SchemaOutOfDate(
+                    f"{where} holds no archive: if the URL is right and the archive is new, create it with "
+                    "`newscrawl db upgrade` (or its first crawl); if not, check the URL for a typo"
+                )
             logger.info("creating the archive schema in %s (revision %s)", where, head)
             upgrade_database(engine)
             return

@@ -39,21 +39,39 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_archive_engine(db_url: str | URL) -> Engine:
-    """An engine for the archive at ``db_url``, set up for concurrent writers (see the module docstring)."""
+def database_file(db_url: str | URL) -> Path | None:
+    """The local file of the archive at ``db_url``: a SQLite file; None for a server or an in-memory database."""
+    url = make_url(db_url)
+    return sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+
+
+def missing_database(db_url: str | URL) -> Path | None:
+    """The SQLite file ``db_url`` names when that file does not exist; None when there is something to open."""
+    path = database_file(db_url)
+    if path is None or path.exists():
+        return None
+    return path
+
+
+def create_archive_engine(db_url: str | URL, *, create: bool = True) -> Engine:
+    """An engine for the archive at ``db_url``, set up for concurrent writers (see the module docstring).
+
+    With ``create`` false nothing is created: no folder for a SQLite file, and its journal mode is left as
+    it is (a reader needs no WAL switch), so opening an existing file to read it changes nothing.
+    """
     # Before anything can fail with the URL in its message: its password is redacted wherever it appears.
     remember(db_url if isinstance(db_url, str) else db_url.render_as_string(hide_password=False))
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, create)
     if url.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, create: bool = True) -> Engine:
     path = sqlite_file(url)
-    if path is not None:
+    if path is not None and create:
         # A relative path (the default sqlite:///data/newscrawl.sqlite3) is relative to the working
         # directory, as SQLite itself reads it; its folder is created on first use.
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +91,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # First: switching to WAL needs a lock another process may hold for a moment (two workers
             # opening one new archive at once), and only a busy timeout makes SQLite wait for it.
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-            if path is not None:
+            if path is not None and create:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")

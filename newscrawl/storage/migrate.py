@@ -39,6 +39,14 @@ class SchemaOutOfDate(ArchiveError):
     """The database's schema is older than this code's (or missing): run ``newscrawl db upgrade``."""
 
 
+class ArchiveMissing(ArchiveError):
+    """There is no database at the URL (a SQLite file that does not exist), and the caller would not create one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"there is no archive database at {path} ({path.absolute()})")
+        self.path = path
+
+
 class SchemaTooNew(ArchiveError):
     """The database was migrated by a newer newscrawl than this one."""
 
