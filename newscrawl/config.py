@@ -91,11 +91,16 @@ def _db_url(value: Any) -> bool:
     scheme, sep, _ = value.partition("://")
     if not sep or scheme.lower() not in DB_SCHEMES:
         return False
-    try:
-        urlsplit(value).port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
+    # SQLAlchemy's own URL grammar: a password may hold "#", "?" and "/" (urlsplit would cut the host there).
+    parts = _SQLALCHEMY_URL.match(value)
+    if parts is None:
         return False
-    return True
+    port = parts.group("port")
+    return not port or port.isdigit()
+
+
+_SQLALCHEMY_URL = re.compile(
+    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?(?:[/?].*)?$", re.S)
 
 
 def sqlite_path(db_url: str) -> str | None:
