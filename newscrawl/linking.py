@@ -41,9 +41,10 @@ SKETCH_CACHE_SIZE = 30_000
 class StoryLinker:
     """Sets ``story_id`` of articles about to be stored, from the archive; keeps small caches between them."""
 
-    def __init__(self, archive: Archive, max_distance: int = 3) -> None:
+    def __init__(self, archive: Archive, max_distance: int = 3, sketch_cache_size: int = SKETCH_CACHE_SIZE) -> None:
         self.archive = archive
         self.max_distance = max_distance
+        self.sketch_cache_size = sketch_cache_size
         # Prepared texts of recently compared posts, least recently used first.
         self.texts: OrderedDict[str, StoryText | None] = OrderedDict()
         self.sketches: OrderedDict[str, StorySketch | None] = OrderedDict()
@@ -113,7 +114,7 @@ class StoryLinker:
         # the candidates this process has not met (or has forgotten), instead of reading each one's text.
         if article_ids:
             for article_id, sketch in self.archive.story_sketches(article_ids).items():
-                _put(self.sketches, article_id, sketch, SKETCH_CACHE_SIZE)
+                _put(self.sketches, article_id, sketch, self.sketch_cache_size)
 
     def _sketch(self, article_id: str) -> StorySketch | None:
         if article_id in self.sketches:
@@ -134,7 +135,7 @@ class StoryLinker:
     def _remember(self, article_id: str, text: StoryText | None) -> None:
         # The item's own text too: the next posts of the crawl are compared with it.
         _put(self.texts, article_id, text, TEXT_CACHE_SIZE)
-        _put(self.sketches, article_id, text.sketch if text is not None else None, SKETCH_CACHE_SIZE)
+        _put(self.sketches, article_id, text.sketch if text is not None else None, self.sketch_cache_size)
 
 
 def _put(cache: OrderedDict[str, T], key: str, value: T, size: int) -> None:

@@ -34,6 +34,8 @@ from newscrawl.warc import RawResponse, iter_responses
 
 #: How many records an article page waits for its origin answer before it is stored without one.
 ORIGIN_WAIT_RECORDS = 1000
+#: How many story sketches reparse keeps in memory (a crawl keeps up to 30,000: newscrawl.linking).
+REPARSE_SKETCH_CACHE_SIZE = 1000
 
 
 @dataclass
@@ -56,7 +58,10 @@ class _Reparser:
         self.policy = SitePolicy.configured(environment)
         # Read as the spider and the dedupe pipeline read them.
         self.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
-        self.linker = StoryLinker(archive, settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3))
+        # Fewer sketches kept than a crawl keeps: records come in crawl order, and a sketch not kept is read
+        # from the archive (one query an article), so memory stays flat in the number of records.
+        self.linker = StoryLinker(archive, settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3),
+                                  sketch_cache_size=REPARSE_SKETCH_CACHE_SIZE)
         self.report = ReparseReport()
         self.now = datetime.now(UTC)
         # info code → the articles waiting for its origin answer, with the record number they came at.
