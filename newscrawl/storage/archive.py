@@ -336,12 +336,13 @@ class Archive:
         values = article_values(article)
         if not is_revision(archived, old["content_hash"], article, values["content_hash"]):
             changes: dict[str, Any] = {"last_seen_at": last_seen_at}
-            # Not content: validators and the dedupe pipeline's findings may change without a revision, and
-            # so do an origin text learnt for the first time and the latest reason an origin gave none.
+            # Not content: validators, the dedupe pipeline's findings and the flags may change without a
+            # revision, and so do an origin text learnt for the first time and the latest reason an origin
+            # gave none.
             for name in ("etag", "last_modified", "story_id", "simhash"):
                 if values[name] is not None and values[name] != old[name]:
                     changes[name] = values[name]
-            for name in ("origin_status", "origin_html", "content_hash"):
+            for name in ("origin_status", "origin_html", "content_hash", "flags"):
                 if values[name] != old[name]:
                     changes[name] = values[name]
             connection.execute(
