@@ -10,8 +10,11 @@ changes in one field only, and one post only in the white space the mirror re-fl
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS, PG_URL, _drop_pg_database, _fresh_pg_database
+from conftest import BACKENDS, PG_URL, REPLICA, _drop_pg_database, _fresh_pg_database, requires_replica
 from crawling import DEMO_IDS, demo_server, query
 from crawling import crawl as demo_crawl
 from faults import FaultServer, article_page, article_path, crawl, json_answer
@@ -162,7 +165,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The previous release's code (newscrawl/, pipelines/), taken from git, for a crawl in a child process."""
+    """The previous release's code (newscrawl/, pipelines/, tools/), taken from git, for a crawl in a child
+    process."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
@@ -171,7 +175,7 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"this checkout's history does not have {PREVIOUS_RELEASE[:7]} (a shallow clone)")
     target = tmp_path_factory.mktemp("previous-release")
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE,
-                              "newscrawl", "pipelines"], capture_output=True, check=True).stdout
+                              "newscrawl", "pipelines", "tools", "scrapy.cfg"], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target
@@ -198,4 +202,30 @@ def test_an_archive_of_the_previous_release_is_unchanged_after_the_upgrade(
         again = demo_crawl(server, db_url, tmp_path / "new", "--full")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.summary["updated"] == 0 and again.summary["unchanged"] == len(DEMO_IDS), again.summary
+    assert query(db_url, "SELECT COUNT(*) AS n FROM article_revisions")[0]["n"] == 0
+
+
+@requires_replica
+@pytest.mark.replica
+def test_the_replica_archived_by_the_previous_release_is_unchanged_after_the_upgrade(
+        tmp_path: Path, previous_release: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+
+    def acceptance(tool_root: Path, work: str, env: dict[str, str]) -> dict[str, Any]:
+        figures = tmp_path / f"{work}.json"
+        done = subprocess.run([sys.executable, str(tool_root / "tools" / "replica_acceptance.py"), "--replica",
+                               str(REPLICA), "--work", str(tmp_path / work), "--db", db_url, "--json", str(figures)],
+                              capture_output=True, text=True, timeout=900, env={**os.environ, **env})
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        result: dict[str, Any] = json.loads(figures.read_text("utf-8"))
+        return result
+
+    # The previous release's tool and code (its crawl runs from its own root, so imports its own code).
+    old = acceptance(previous_release, "old", {"PYTHONPATH": str(previous_release)})
+    assert old["runs"][0]["summary"]["new"] == 165
+    upgrade_database(db_url)
+    # Today's code, every article page fetched and parsed again (not only re-checked with 304s).
+    again = acceptance(ROOT, "new", {"NEWSCRAWL_INCREMENTAL": "false"})
+    run = again["runs"][0]
+    assert run["article_200"] == 165 and run["summary"]["updated"] == 0 and run["summary"]["unchanged"] == 165
     assert query(db_url, "SELECT COUNT(*) AS n FROM article_revisions")[0]["n"] == 0
