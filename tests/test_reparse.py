@@ -7,6 +7,7 @@ snapshot where ../shared is beside the checkout.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,9 +17,12 @@ from typing import Any
 
 import pytest
 from conftest import PG_URL, REPLICA, _drop_pg_database, _fresh_pg_database, requires_replica
-from crawling import DEMO_IDS, crawl, demo_server, query
+from crawling import DEMO, DEMO_IDS, crawl, demo_server, query
 
-pytestmark = pytest.mark.slow
+from newscrawl import reparse as reparse_module
+from newscrawl.reparse import reparse_archive
+from newscrawl.storage import Archive
+from newscrawl.warc import WarcArchive
 
 ROOT = Path(__file__).resolve().parent.parent
 # What only a crawl knows: when it saw the article, in which run, and the page's HTTP validators.
@@ -64,6 +68,7 @@ def assert_same_archive(crawled: str, rebuilt: str) -> None:
             assert differing == [], (table, want.get("article_id"), {k: (want[k], have[k]) for k in differing})
 
 
+@pytest.mark.slow
 def test_reparse_rebuilds_the_demo_crawl_column_for_column(db_url: str, second_db: str, tmp_path: Path) -> None:
     with demo_server() as server:
         assert crawl(server, db_url, tmp_path).returncode == 0
@@ -82,6 +87,7 @@ def test_reparse_rebuilds_the_demo_crawl_column_for_column(db_url: str, second_d
 
 @requires_replica
 @pytest.mark.replica
+@pytest.mark.slow
 def test_reparse_rebuilds_the_replica_crawl_column_for_column(tmp_path: Path) -> None:
     crawled = f"sqlite:///{tmp_path / 'work' / 'archive.sqlite3'}"
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "replica_acceptance.py"), "--replica", str(REPLICA),
@@ -95,3 +101,58 @@ def test_reparse_rebuilds_the_replica_crawl_column_for_column(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert query(crawled, "SELECT COUNT(*) AS n FROM articles")[0]["n"] == 165
     assert_same_archive(crawled, rebuilt)
+
+
+# -- the stream, record by record (no crawl) ---------------------------------------------------------------
+
+SEED_ID = "NW202202142275724924"
+SEED_PATH = f"zhongguofazhanwang/2022/02/14/{SEED_ID}.html"
+SEED_URL = f"http://finews.withounder.com/{SEED_PATH}"
+SEED_PAGE = (DEMO / "site" / SEED_PATH).read_bytes()
+SEED_ORIGIN = (DEMO / "origin" / f"{SEED_ID}.json").read_bytes()
+EMNEWS_PATH = "emnews/2021/12/08/202112082206945215.html"
+
+
+def origin_url(code: str) -> str:
+    return f"http://finews.zning.xyz/NewsData/GetNewsText.do?id={code}"
+
+
+def write_records(directory: Path, records: list[tuple[str, str, int, bytes]]) -> None:
+    """WARC records as the crawl writes them: (kind, url, status, body)."""
+    archive = WarcArchive(directory)
+    for kind, url, status, body in records:
+        content_type = "text/html; charset=utf-8" if kind == "article" else "application/json"
+        archive.write(url, status, "OK", [("Content-Type", content_type)], body, kind,
+                      "utf-8" if kind == "article" else None)
+    archive.close()
+
+
+def test_each_page_is_joined_with_its_origin_answer_as_the_stream_brings_it(db_url: str, tmp_path: Path) -> None:
+    write_records(tmp_path / "warc", [
+        ("article", SEED_URL, 200, SEED_PAGE),
+        ("article", f"http://finews.withounder.com/{EMNEWS_PATH}", 200, (DEMO / "site" / EMNEWS_PATH).read_bytes()),
+        ("origin", origin_url("SOMETHING"), 404, b"not found"),
+        ("origin", origin_url(SEED_ID), 200, SEED_ORIGIN),
+        ("article", "http://finews.withounder.com/zhongguofazhanwang/2022/02/14/EMPTY001.html", 200, b""),
+    ])
+    with Archive.open(db_url) as archive:
+        report = reparse_archive(archive, tmp_path / "warc")
+        seed = archive.get_article(SEED_ID)
+    assert report.pages == 3
+    assert report.outcomes == {"new": 2, "dropped (empty_page)": 1}
+    assert seed is not None and seed.origin_status == "ok"
+    assert seed.origin_html == json.loads(SEED_ORIGIN)["text"]
+
+
+def test_a_page_whose_origin_answer_never_comes_waits_a_bounded_while(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reparse_module, "ORIGIN_WAIT_RECORDS", 3)
+    filler = [("origin", origin_url(f"OTHER{n}"), 200, b'{"text": "<p>x</p>"}') for n in range(4)]
+    write_records(tmp_path / "warc", [("article", SEED_URL, 200, SEED_PAGE), *filler,
+                                      ("origin", origin_url(SEED_ID), 200, SEED_ORIGIN)])
+    with Archive.open(db_url) as archive:
+        report = reparse_archive(archive, tmp_path / "warc")
+        seed = archive.get_article(SEED_ID)
+    # Stored without an origin text once it had waited 3 records: the late answer finds nobody waiting.
+    assert report.outcomes == {"new": 1}
+    assert seed is not None and (seed.origin_status, seed.origin_html) == (None, None)
