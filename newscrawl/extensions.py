@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.throttle import AutoThrottle
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from twisted.internet import task
 
 from newscrawl.config import DEFAULTS
@@ -102,20 +103,32 @@ class RawArchiveExtension:
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         kind = request.meta.get("newscrawl_kind")
-        if kind not in self.KINDS or response.status != 200:
+        # Article pages that arrived in full; origin answers whatever their status (reparse reads the
+        # status the crawl stored from them).
+        if kind not in self.KINDS or (kind == "article" and response.status != 200):
             return
         if self.archive is None:
             self.archive = WarcArchive(self.directory)
             logger.info("raw responses go to %s", self.archive.path)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items()
                    for v in values]
-        self.archive.write(response.url, response.status, "OK", headers, response.body, kind)
+        # An article page's record names the encoding it was read in (newscrawl.encoding): reparse reads it so.
+        encoding = response.encoding if kind == "article" and isinstance(response, TextResponse) else None
+        self.archive.write(response.url, response.status, _reason(response.status), headers, response.body, kind,
+                           encoding, bool(request.meta.get("newscrawl_encoding_guessed")))
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"newscrawl/warc/{kind}")
 
     def spider_closed(self, spider: Spider) -> None:
         if self.archive is not None:
             self.archive.close()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 class ProgressExtension:

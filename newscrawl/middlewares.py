@@ -20,7 +20,6 @@ docs/reliability.md lists the faults each one handles.
 
 from __future__ import annotations
 
-import codecs
 import logging
 from typing import Self
 from urllib.parse import urljoin, urlsplit
@@ -32,9 +31,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.statscollectors import StatsCollector
 from twisted.python.failure import Failure
-from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 from w3lib.url import safe_url_string
 
+from newscrawl.encoding import decide_encoding, declared_encoding
 from newscrawl.parsers import looks_like_text
 from newscrawl.urls import SitePolicy, browser_url
 
@@ -188,17 +187,15 @@ def _follows_redirects(request: Request, response: Response) -> bool:
 
 
 class DeclaredEncodingMiddleware:
-    """Read a page in the encoding it is really in, with a Chinese site's prior when nothing says.
+    """Read a page in the encoding it is really in: ``newscrawl.encoding.decide_encoding``'s choice.
 
-    Scrapy (w3lib's ``html_to_unicode``) takes the encoding from a byte-order mark, then the
-    Content-Type charset, then a ``<meta>`` charset; when none is there it guesses with charset-normalizer,
-    which on a short GBK page often says Korean (cp949) or Big5. The mirror and its publishers are Chinese,
-    so here an undeclared body that is not UTF-8 is read as GB18030 (a superset of GB2312 and GBK) when it
-    decodes as such, and a declared encoding the body cannot be decoded in (a wrong charset) gives way to
-    UTF-8 or GB18030 if one of them decodes it. Counted in ``newscrawl/encoding/<decision>``.
+    Scrapy (w3lib's ``html_to_unicode``) takes the encoding from a byte-order mark, then the Content-Type
+    charset, then a ``<meta>`` charset; when none is there it guesses with charset-normalizer among all the
+    world's encodings, which on a short GBK page often says Korean (cp949). newscrawl.encoding reads an
+    undeclared page as UTF-8 when it is, else detects GB18030 or Big5; a declared encoding the body cannot
+    be decoded in gives way the same way. Counted in ``newscrawl/encoding/<decision>``; a low-confidence
+    guess sets the request's ``newscrawl_encoding_guessed`` meta key, which flags the article.
     """
-
-    FALLBACKS = ("utf-8", "gb18030")
 
     def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
@@ -211,33 +208,19 @@ class DeclaredEncodingMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if not isinstance(response, TextResponse) or not looks_like_text(response.body[:5000]):
             return response  # binary content is no encoding problem: the spider names it (not_html)
-        body = response.body
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
-        declared = (read_bom(body)[0] or http_content_type_encoding(content_type)
-                    or html_body_declared_encoding(body))
-        if declared is None:
-            chosen = next((name for name in self.FALLBACKS if _decodes(body, name)), None)
-            if chosen is None:
-                return response  # neither: charset-normalizer's guess is the best there is
-            if chosen != "utf-8":
-                self.stats.inc_value(f"newscrawl/encoding/undeclared_{chosen}")
-            return response.replace(encoding=chosen)
-        if _decodes(body, response.encoding):
+        declared = declared_encoding(response.body, content_type)
+        choice = decide_encoding(response.body, content_type, response.encoding if declared else None)
+        if choice.decision not in ("declared", "utf-8"):
+            self.stats.inc_value(f"newscrawl/encoding/{choice.decision}")
+        if choice.guessed and request is not None:
+            request.meta["newscrawl_encoding_guessed"] = True
+        if choice.name is None:
+            if choice.decision == "undecodable":
+                logger.warning("page decodes in no encoding tried (%s, UTF-8, GB18030, Big5); read with "
+                               "replacement characters: %s", declared or "undeclared", response.url)
             return response
-        chosen = next((name for name in self.FALLBACKS if _decodes(body, name)), None)
-        if chosen is None:
-            self.stats.inc_value("newscrawl/encoding/undecodable")
-            logger.warning("page decodes in no encoding tried (%s as declared, UTF-8, GB18030); read with "
-                           "replacement characters: %s", response.encoding, response.url)
-            return response
-        self.stats.inc_value(f"newscrawl/encoding/mislabelled_{chosen}")
-        logger.warning("page says %s but is %s; read as %s: %s", declared, chosen, chosen, response.url)
-        return response.replace(encoding=chosen)
-
-
-def _decodes(body: bytes, encoding: str) -> bool:
-    try:
-        codecs.decode(body, encoding)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return True
+        if declared is not None:
+            logger.warning("page says %s but is %s; read as %s: %s", declared, choice.name, choice.name,
+                           response.url)
+        return response.replace(encoding=choice.name)

@@ -1,7 +1,8 @@
-"""When two posts are one story: content hash, simhash and the "same story" rules (see docs/parsing.md).
+"""When two posts are one story: simhash and the "same story" rules (see docs/parsing.md).
 
-Pure functions over ``Article`` values. The mirror posts one eastmoney article under two ids (the emnews id
-``202201072239307540`` and the publisher id ``NW202201072239307540``), and re-posts the same news under new
+Pure functions over ``Article`` values (the content hash they compare is newscrawl.revisions'). The mirror
+posts one eastmoney article under two ids (the emnews id ``202201072239307540`` and the publisher id
+``NW202201072239307540``), and re-posts the same news under new
 ids with a retouched title or a shorter text; the dedupe pipeline gives such posts one ``story_id``.
 Successive updates of one figure ("北向资金净流入超40亿" then "…超50亿") are different news and stay apart.
 """
@@ -9,17 +10,15 @@ Successive updates of one figure ("北向资金净流入超40亿" then "…超50
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from newscrawl.config import SITE_TZ
 from newscrawl.items import Article
+from newscrawl.revisions import content_hash
 
 StoryReason = Literal["same_id", "same_content", "near_text"]
 
@@ -35,29 +34,8 @@ CONTAINMENT_MIN = 0.85
 # digests are only one story when the shorter one's figures all appear in the other.
 DIGEST_MAX_CHARS = 200
 _NOT_TEXT = re.compile(r"[\W_]+")
-_WHITESPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ID_DIGITS = re.compile(r"[A-Za-z]*(?P<digits>\d+)")
-
-
-def content_hash(article: Article) -> str:
-    """sha256 (hex) of the content fields, normalised so that re-rendering the same post hashes the same.
-
-    Fields: title, published_at (ISO 8601 in UTC+8), summary, body_text, source, share_url. Text is NFC;
-    summary and body_text lose all white space (the mirror re-flows HTML, which moves line breaks), title
-    and source have white space runs folded to one space. Missing fields count as empty.
-    """
-    published = article.published_at
-    fields = {
-        "title": _fold(article.title),
-        "published_at": _site_iso(published) if isinstance(published, datetime) else "",
-        "summary": _squeeze(article.summary),
-        "body_text": _squeeze(article.body_text),
-        "source": _fold(article.source),
-        "share_url": (article.share_url or "").strip(),
-    }
-    payload = json.dumps(fields, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def simhash(text: str | None) -> int:
@@ -272,15 +250,3 @@ def _shingles(text: str) -> list[str]:
     if len(text) <= SHINGLE_SIZE:
         return [text] if text else []
     return [text[i:i + SHINGLE_SIZE] for i in range(len(text) - SHINGLE_SIZE + 1)]
-
-
-def _fold(text: str | None) -> str:
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text or "")).strip()
-
-
-def _squeeze(text: str | None) -> str:
-    return _WHITESPACE.sub("", unicodedata.normalize("NFC", text or ""))
-
-
-def _site_iso(moment: datetime) -> str:
-    return (moment if moment.tzinfo is None else moment.astimezone(SITE_TZ)).isoformat()

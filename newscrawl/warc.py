@@ -3,8 +3,10 @@
 With NEWSCRAWL_RAW_ARCHIVE on, every article page and origin answer that arrives in full (HTTP 200) is
 appended to ``<NEWSCRAWL_WARC_DIR>/newscrawl-<UTC time>-<pid>.warc.gz`` as a WARC ``response`` record.
 Bodies are stored as received after transfer decoding (Scrapy has already undone gzip), so the record's
-``Content-Encoding`` header is dropped and its length is the stored body's. ``iter_responses`` reads every
-record back; ``newscrawl reparse`` uses it. See docs/warc.md.
+``Content-Encoding`` header is dropped and its length is the stored body's. An article page's record also
+names the character encoding the crawl read it in (``WARC-Newscrawl-Encoding``: ``gb18030``, or
+``big5; guessed`` for a low-confidence detection), so reparse decodes it the same way.
+``iter_responses`` reads every record back, one at a time; ``newscrawl reparse`` uses it. See docs/warc.md.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from warcio.warcwriter import WARCWriter
 logger = logging.getLogger(__name__)
 
 DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+ENCODING_HEADER = "WARC-Newscrawl-Encoding"
+_GUESSED = "; guessed"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class RawResponse:
     body: bytes
     fetched_at: str
     kind: str
+    # The encoding the crawl read the page in, and whether that was a low-confidence guess (None: the
+    # record predates this header, or is no text page).
+    encoding: str | None = None
+    encoding_guessed: bool = False
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -53,13 +61,15 @@ class WarcArchive:
         self.records = 0
 
     def write(self, url: str, status: int, reason: str, headers: list[tuple[str, str]], body: bytes,
-              kind: str) -> None:
+              kind: str, encoding: str | None = None, encoding_guessed: bool = False) -> None:
         kept = [(k, v) for k, v in headers if k.lower() not in DROPPED_HEADERS]
         kept.append(("Content-Length", str(len(body))))
         http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept, protocol="HTTP/1.1")
+        warc_headers = {"WARC-Newscrawl-Kind": kind}
+        if encoding:
+            warc_headers[ENCODING_HEADER] = encoding + (_GUESSED if encoding_guessed else "")
         record = self._writer.create_warc_record(
-            url, "response", payload=io.BytesIO(body), http_headers=http_headers,
-            warc_headers_dict={"WARC-Newscrawl-Kind": kind},
+            url, "response", payload=io.BytesIO(body), http_headers=http_headers, warc_headers_dict=warc_headers,
         )
         self._writer.write_record(record)
         # Each record is a complete gzip member: flushing after it means a killed crawl loses at most
@@ -79,6 +89,7 @@ def iter_responses(directory: Path) -> Iterator[RawResponse]:
                 for record in ArchiveIterator(stream):
                     if record.rec_type != "response" or record.http_headers is None:
                         continue
+                    encoding = record.rec_headers.get_header(ENCODING_HEADER) or ""
                     yield RawResponse(
                         url=record.rec_headers.get_header("WARC-Target-URI"),
                         status=int(record.http_headers.get_statuscode() or 0),
@@ -86,6 +97,8 @@ def iter_responses(directory: Path) -> Iterator[RawResponse]:
                         body=record.content_stream().read(),
                         fetched_at=record.rec_headers.get_header("WARC-Date") or "",
                         kind=record.rec_headers.get_header("WARC-Newscrawl-Kind") or "",
+                        encoding=encoding.removesuffix(_GUESSED) or None,
+                        encoding_guessed=encoding.endswith(_GUESSED),
                     )
             except Exception as error:
                 # A run killed while writing leaves a torn last record: that file ends there, the read goes on.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from newscrawl.items import Article
 from newscrawl.parsers import parse_article, parse_origin_text
+
+CST = timezone(timedelta(hours=8))
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARTICLE_CASES = sorted(p.parent.name for p in FIXTURES.glob("*/page.html") if not p.parent.name.startswith("listing_"))
@@ -140,23 +143,40 @@ def test_post_without_category_segment() -> None:
     assert article.article_id == "NW202202142275724924"
 
 
-@pytest.mark.parametrize("page", [
-    "",
-    "<html",
-    "<section>",
-    "<section><h1>",
-    "<section><h1>t</h1><small>tags: <em>x",
-    "\x00\x01\x02\xff" * 50,
-    "<html><body><p>no section here</p></body></html>",
-    "<section>" * 5000,
-    "<!-- only a comment -->",
-    "<?xml version='1.0'?><feed/>",
-], ids=["empty", "open-tag", "bare-section", "open-h1", "open-tags", "binary", "no-section", "deep", "comment",
-        "xml"])
-def test_malformed_pages_do_not_raise(page: str) -> None:
+# Each malformed page and what the parser must make of it: the fields it can still read and the flags that
+# name what is missing. A parser that raised (and so flagged every page ``parser_error``) fails every case.
+MALFORMED: dict[str, tuple[str, dict[str, object], list[str]]] = {
+    "empty": ("", {"title": None, "published_at": None, "body_html": None}, ["no_section", "no_date", "no_title"]),
+    "open-tag": ("<html", {"title": None, "body_html": None}, ["no_section", "no_date", "no_title"]),
+    "bare-section": ("<section>", {"title": None, "body_html": None},
+                     ["truncated", "no_date", "no_title", "no_share_link", "empty_body"]),
+    "open-h1": ("<section><h1>", {"title": None, "body_html": "<h1>"},
+                ["truncated", "no_date", "no_title", "no_share_link"]),
+    "open-tags": ("<section><h1>t</h1><small>tags: <em>x", {"title": "t", "tags": None},
+                  ["truncated", "no_date", "no_share_link"]),
+    "binary": ("\x00\x01\x02\xff" * 50, {"title": None, "body_html": None}, ["no_section", "no_date", "no_title"]),
+    "no-section": ("<html><body><p>no section here</p></body></html>", {"title": None, "body_html": None},
+                   ["no_section", "no_date", "no_title"]),
+    "deep": ("<section>" * 5000, {"title": None}, ["truncated", "no_date", "no_title", "no_share_link"]),
+    "comment": ("<!-- only a comment -->", {"title": None, "body_html": None}, ["no_section", "no_date", "no_title"]),
+    "xml": ("<?xml version='1.0'?><feed/>", {"title": None, "body_html": None}, ["no_section", "no_date", "no_title"]),
+    # Metadata alone: the fallbacks read title and date from it.
+    "metadata-only": ('<html><head><meta property="og:title" content="标题">'
+                      '<meta property="article:published_time" content="2022-02-14T15:11:07+08:00"></head>'
+                      "<body><section><p>正文</p></section></body></html>",
+                      {"title": "标题", "published_at": datetime(2022, 2, 14, 15, 11, 7, tzinfo=CST)},
+                      ["date_from_metadata", "title_from_metadata", "no_share_link"]),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_pages_give_what_they_have_and_flag_the_rest(case: tuple[str, dict[str, object], list[str]]) -> None:
+    page, fields, flags = case
     article = parse_article(page, SEED_URL)
     assert article.article_id == "NW202202142275724924"
-    assert article.flags
+    assert article.category == "zhongguofazhanwang"
+    assert {name: getattr(article, name) for name in fields} == fields
+    assert article.flags == flags
 
 
 N = 20000
@@ -196,19 +216,36 @@ def test_binary_garbage_decoded_does_not_raise() -> None:
     assert "no_article_id" in article.flags
 
 
+def _missing_is_flagged(article: Article) -> None:
+    """Every field the validation needs is there, or a flag says why not; the parser itself never failed."""
+    assert "parser_error" not in article.flags
+    if article.title is None:
+        assert {"no_title", "empty_title"} & set(article.flags), article.flags
+    if article.published_at is None:
+        assert "no_date" in article.flags
+    if article.body_html is None:
+        assert "no_section" in article.flags
+
+
 @settings(max_examples=300, deadline=None)
 @given(page=st.text(), url=st.text(max_size=80))
-def test_parse_article_never_raises(page: str, url: str) -> None:
+def test_parse_article_never_fails(page: str, url: str) -> None:
     article = parse_article(page, url)
-    assert isinstance(article.flags, list)
+    _missing_is_flagged(article)
+    assert article.url == url
+    assert bool(article.article_id) != ("no_article_id" in article.flags)
 
 
 @settings(max_examples=200, deadline=None)
 @given(insert=st.text(alphabet="<>/\"'=&;sectionh1pamll \n", max_size=60), at=st.integers(0, 12000))
-def test_mangled_real_page_never_raises(insert: str, at: int) -> None:
+def test_mangled_real_page_never_fails(insert: str, at: int) -> None:
     page = _seed_page()
     article = parse_article(page[:at] + insert + page[at:], SEED_URL)
     assert article.article_id == "NW202202142275724924"
+    _missing_is_flagged(article)
+    if at >= len(page):  # appended after the page: the page itself is whole
+        assert article.title == "南阳市南召县：政务服务事项一日办结赢“好评”"
+        assert article.published_at is not None and article.share_url is not None
 
 
 REPLICA = Path(__file__).resolve().parent.parent.parent / "shared" / "replica"

@@ -135,6 +135,24 @@ def test_relative_sqlite_path_is_relative_to_working_directory(
     assert (tmp_path / "data" / "newscrawl.sqlite3").is_file()
 
 
+def test_what_is_not_content_changes_without_a_revision(archive: Archive) -> None:
+    """docs/schema.md, "What is a revision": flags, validators and an origin failure are no revision."""
+    article = seed_article(content_hash=None, origin_status="ok", origin_html="<p>原文</p>")
+    assert archive.upsert_article(article, T0) == "new"
+    again = seed_article(content_hash=None, flags=["date_from_metadata", "encoding_guessed"], etag='"e2"',
+                         origin_status="http_500", origin_html=None)
+    assert archive.upsert_article(again, T0 + timedelta(hours=1)) == "unchanged"
+    stored = archive.get_article(SEED_ID)
+    assert stored is not None and archive.revisions(SEED_ID) == []
+    assert stored.flags == ["date_from_metadata", "encoding_guessed"] and stored.etag == '"e2"'
+    # The origin failed this time: the archived text stays, and so does its status.
+    assert (stored.origin_status, stored.origin_html) == ("ok", "<p>原文</p>")
+    # A changed origin text is a revision.
+    edited = seed_article(content_hash=None, origin_status="ok", origin_html="<p>改过的原文</p>")
+    assert archive.upsert_article(edited, T0 + timedelta(hours=2)) == "updated"
+    assert archive.revisions(SEED_ID)[0].article.origin_html == "<p>原文</p>"
+
+
 def test_new_unchanged_updated(archive: Archive) -> None:
     article = seed_article()
     assert archive.upsert_article(article, T0) == "new"

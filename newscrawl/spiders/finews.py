@@ -29,7 +29,7 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -37,7 +37,8 @@ from twisted.python.failure import Failure
 from newscrawl.crawlstate import CrawlState
 from newscrawl.items import Article, ArticleSeen
 from newscrawl.middlewares import RequestRefused
-from newscrawl.parsers import looks_like_text, parse_article, parse_listing_links, parse_origin_text
+from newscrawl.parsers import parse_listing_links
+from newscrawl.processing import origin_answer, read_article_page
 from newscrawl.urls import Kind, SitePolicy, article_id_from_url
 
 
@@ -177,12 +178,8 @@ class FinewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newscrawl/spider/article_not_modified")
             yield ArticleSeen(article_ids=[article_id], url=response.url)
             return
-        article = parse_article(response.text, response.url)
-        # What the page was, when it was no article page at all: the validate pipeline names the drop so.
-        if not response.body.strip():
-            article.flags.append("empty_page")
-        elif not looks_like_text(response.body[:5000]):
-            article.flags.append("not_html")
+        article = read_article_page(response.url, response.body, response.text, encoding=_encoding(response),
+                                    encoding_guessed=bool(response.meta.get("newscrawl_encoding_guessed")))
         article.etag = _header(response, b"ETag")
         article.last_modified = _header(response, b"Last-Modified")
         self.crawler.stats.inc_value("newscrawl/spider/article_parsed")
@@ -219,12 +216,7 @@ class FinewsSpider(scrapy.Spider):
             )
 
     def parse_origin(self, response: Response, article: Article) -> Iterator[Article]:
-        if response.status != 200:
-            article.origin_status = f"http_{response.status}"
-        else:
-            answer = parse_origin_text(response.body)
-            article.origin_status = answer.status
-            article.origin_html = answer.html
+        article.origin_status, article.origin_html = origin_answer(response.status, response.body)
         self.crawler.stats.inc_value(f"newscrawl/origin/{article.origin_status}")
         if article.origin_status != "ok":
             self.logger.warning("origin text of %s not usable (%s); kept from the mirror",
@@ -279,6 +271,10 @@ class FinewsSpider(scrapy.Spider):
             meta={"handle_httpstatus_list": [304], "newscrawl_kind": "article"},
             priority=5,
         )
+
+
+def _encoding(response: Response) -> str | None:
+    return response.encoding if isinstance(response, TextResponse) else None
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -13,8 +13,6 @@ itself is an ``INSERT … ON CONFLICT DO UPDATE``, which can neither duplicate a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -45,6 +43,7 @@ from sqlalchemy.exc import OperationalError
 
 from newscrawl.items import Article
 from newscrawl.logredact import redact, redact_settings
+from newscrawl.revisions import changed_fields, content_hash, is_revision, with_known_origin
 from newscrawl.storage import search as search_module
 from newscrawl.storage.engine import READ_ONLY, create_archive_engine, missing_database
 from newscrawl.storage.migrate import (
@@ -340,13 +339,21 @@ class Archive:
             select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
         ).mappings().one()
         last_seen_at = max(old["last_seen_at"], seen_at)
-        if old["content_hash"] == values["content_hash"]:
+        # What is a revision is decided in newscrawl.revisions alone: this compares its hashes.
+        archived = article_from_row(old)
+        article = with_known_origin(article, archived)
+        values = article_values(article)
+        if not is_revision(archived, old["content_hash"], article, values["content_hash"]):
             changes: dict[str, Any] = {"last_seen_at": last_seen_at}
-            # Not content: validators and the dedupe pipeline's findings may change without a revision.
+            # Not content: validators, the dedupe pipeline's findings and the flags may change without a
+            # revision, and so do an origin text learnt for the first time and the latest reason an origin
+            # gave none.
             for name in ("etag", "last_modified", "story_id", "simhash"):
                 if values[name] is not None and values[name] != old[name]:
                     changes[name] = values[name]
-            changes.update(_origin_changes(old, values))
+            for name in ("origin_status", "origin_html", "content_hash", "flags"):
+                if values[name] != old[name]:
+                    changes[name] = values[name]
             connection.execute(
                 update(ARTICLES).where(ARTICLES.c.article_id == article.article_id).values(changes)
             )
@@ -365,7 +372,8 @@ class Archive:
         )
         _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
         self._store_sketch(connection, article, replace=True)
-        logger.debug("article %s changed: revision %s", article.article_id, values["revision"])
+        logger.debug("article %s changed (%s): revision %s", article.article_id,
+                     ", ".join(changed_fields(archived, article)), values["revision"])
         return "updated"
 
     @staticmethod
@@ -667,23 +675,6 @@ class Archive:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _origin_changes(old: RowMapping, new: Mapping[str, Any]) -> dict[str, Any]:
-    """What a re-fetch of an unchanged article tells about its origin text, to store without a revision.
-
-    A retried origin that now answers fills in the text; a failure never replaces a text already
-    archived (an origin that stopped answering does not unmake what it said), but does replace an
-    earlier failure's status, so the latest reason is on record.
-    """
-    unchanged_text = new["origin_status"] == old["origin_status"] == "ok" and new["origin_html"] == old["origin_html"]
-    if new["origin_status"] is None or unchanged_text:
-        return {}
-    if new["origin_status"] == "ok":
-        return {"origin_status": "ok", "origin_html": new["origin_html"]}
-    if old["origin_status"] != "ok" and new["origin_status"] != old["origin_status"]:
-        return {"origin_status": new["origin_status"]}
-    return {}
-
-
 def _upsert(
     connection: Connection,
     table: Table,
@@ -812,7 +803,7 @@ def article_values(article: Article) -> dict[str, Any]:
         "source": article.source,
         "tags": article.tags,
         "footer_md": article.footer_md,
-        "content_hash": article.content_hash or fallback_content_hash(article),
+        "content_hash": article.content_hash or content_hash(article),
         "simhash": _signed(article.simhash),
         "story_id": article.story_id,
         "flags": list(article.flags),
@@ -832,22 +823,6 @@ def article_from_row(row: RowMapping) -> Article:
         story_id=row.get("story_id"), simhash=row["simhash"], etag=row["etag"],
         last_modified=row["last_modified"], flags=list(row["flags"] or []),
     )
-
-
-def fallback_content_hash(article: Article) -> str:
-    """A content hash for an article that reaches storage without one.
-
-    The dedupe pipeline normally sets ``content_hash`` (newscrawl/stories.py); this keeps storage usable on
-    its own (tests, tools) with a hash over every content field.
-    """
-    content = {
-        name: getattr(article, name)
-        for name in ("title", "summary", "body_html", "body_text", "origin_html", "source", "share_url",
-                     "category", "tags", "publisher", "footer_md")
-    }
-    content["published_at"] = article.published_at.isoformat() if article.published_at else None
-    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
-    return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 def _signed(simhash: int | None) -> int | None:
