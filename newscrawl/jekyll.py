@@ -1,4 +1,4 @@
-"""An ``Article`` → a Jekyll post file in the finews site's own layout, and back (see docs/parsing.md).
+"""An ``Article`` → a Jekyll post file in the finews site's own layout, and back (see docs/parsing.md, docs/export.md).
 
 ``render_post`` writes what the site's post files hold (INTERFACE.md, "The Jekyll post layout")::
 
@@ -17,15 +17,21 @@
 
 with no newline after the last line, as the site's files end. The article html is the origin's HTML when
 the origin answered (it is the post file's text byte for byte), else the mirror's HTML, written back in
-the post's Markdown form when that form is certain to render the same page. ``post_filename`` refuses
-names that could leave the export folder. Pure: no Scrapy, no file writes.
+the post's Markdown form when that form is certain to render the same page. PyYAML decides how each
+front-matter value is written (``front_matter_line``). ``post_filename`` refuses names that could leave
+the export folder. Pure: no Scrapy, no file writes.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import quote
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
 
 from newscrawl.items import Article
 
@@ -35,29 +41,45 @@ SITE_OFFSET = "+0800"
 # Characters a post name may not hold: path separators, NUL and other controls, white space (Jekyll would
 # put it in the URL), and the characters Windows refuses, so an export folder can be copied anywhere.
 _UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f\s:*?\"<>|]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_NAME = 200
 
-# YAML 1.1 (Psych, which Jekyll uses) reads these plain scalars as booleans or null, not as strings.
-_YAML_KEYWORDS = frozenset({
-    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "",
-})
-# A plain scalar that Psych reads back as the same string: starts with a letter (any script), or with digits
-# followed by a letter (e.g. "21shijijingjibaodao"); no YAML indicators or quotes; no outer white space.
-_PLAIN_SCALAR = re.compile(r"[0-9]*[^\W\d_][^:#\"'\\\x00-\x1f\x7f\x85\u2028\u2029\ufeff]*(?<!\s)")
-# Characters YAML double-quoted scalars must escape: the quote, the backslash, non-printable characters and
-# the YAML 1.1 line breaks (NEL, LS, PS), which a reader would fold into spaces.
-_YAML_ESCAPE = re.compile(r"[\"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
-_YAML_NAMED_ESCAPES = {
-    "\\": "\\\\", '"': '\\"', "\x00": "\\0", "\x07": "\\a", "\x08": "\\b", "\t": "\\t", "\n": "\\n",
-    "\x0b": "\\v", "\x0c": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
-}
-_YAML_UNESCAPES = {
-    "0": "\x00", "a": "\x07", "b": "\x08", "t": "\t", "\t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c",
-    "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0",
-    "L": "\u2028", "P": "\u2029",
-}
-_YAML_ESCAPE_SEQUENCE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# PyYAML writes the front-matter values. It is a YAML 1.1 emitter, as Jekyll's reader (Ruby's Psych, on
+# libyaml) is a YAML 1.1 reader; it decides whether a value can stay plain and how a quoted one is escaped.
+# Its C emitter is libyaml itself and 16 times faster than the pure-Python one (20 against 320 µs a line,
+# docs/export.md); the pure-Python one, used where PyYAML was built without libyaml, is read back the same.
+_DUMPER_BASE: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+class FrontMatterDumper(_DUMPER_BASE):  # type: ignore[misc]
+    """PyYAML's safe dumper, told which plain scalars Psych reads as something other than a string.
+
+    PyYAML resolves plain scalars by YAML 1.1's types in its own spellings; Psych (psych/scalar_scanner.rb,
+    Ruby 3.1) reads more of them as non-strings: booleans and null in any letter case (``NuLL``, and
+    ``yeſ`` by Unicode case folding), ``:word`` as a Symbol (which Jekyll's safe_load refuses: the post
+    loses its whole front matter), dates with one-digit months (``2022-2-1``), base-60 numbers from 0
+    (``0:30``), numbers with commas (``1,000``). A value ``PSYCH_NOT_A_STRING`` matches is never plain.
+    """
+
+
+# Psych's ScalarScanner#tokenize as one pattern: every plain scalar it may read as other than a string.
+# Wider than Psych where that is simpler (every y/n, any d-d-d date): a value it matches is only quoted.
+PSYCH_NOT_A_STRING = re.compile(r"""(?:
+    (?i:y|n|yes|no|true|false|on|off|null|~)                            # booleans, null
+  | -?[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}
+      (?:(?:[Tt]|\s+)[0-9]{1,2}:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+         (?:\s*(?:Z|[-+][0-9]{1,2}:?(?:[0-9][0-9])?))?)?               # Date, Time
+  | [-+]?\.(?i:inf|nan)                                                 # floats by name
+  | :.*                                                                 # Symbol
+  | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2}(?:\.[0-9_]*)?                # base 60
+  | [-+]?(?:[0-9][0-9_,]*)?\.[0-9]*(?:[eE][-+][0-9]+)?                  # float
+  | [-+]?(?:0b[01_,]+|0[0-7_,]+|0|[1-9](?:[0-9]|,[0-9]|_[0-9])*|0x[0-9a-fA-F_,]+)  # int, bases 2, 8, 10, 16
+  )\Z""", re.X)
+FrontMatterDumper.add_implicit_resolver("tag:newscrawl,2026:psych-non-string", PSYCH_NOT_A_STRING, None)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_NO_WRAP = 1 << 30  # one line per key, as the site writes them (PyYAML folds long values at 80 columns)
 
 # Liquid markup in the body would be run by Jekyll; the page must show the HTML we hold, as it is.
 _LIQUID = re.compile(r"\{[{%]")
@@ -110,14 +132,14 @@ def render_post(article: Article) -> str:
     if not isinstance(article.published_at, datetime):
         raise UnsafePostName(f"article {article.article_id} has no published_at: a post needs a date")
     markup = article_markup(article)
-    lines = ["---", "layout: post", f"title: {yaml_quote(article.title or '')}",
+    lines = ["---", "layout: post", front_matter_line("title", article.title or "", double_quoted=True),
              f"date: {_site_time(article.published_at).strftime('%Y-%m-%d %H:%M:%S')} {SITE_OFFSET}"]
     # No category: the line is left out, and Jekyll publishes the post at /YYYY/MM/DD/<id>.html as the
     # mirror did (such a post has no category segment in its URL).
     if article.category:
-        lines.append(f"categories: {yaml_scalar(article.category)}")
+        lines.append(front_matter_line("categories", article.category))
     if article.tags:
-        lines.append(f"tags: {yaml_scalar(article.tags)}")
+        lines.append(front_matter_line("tags", article.tags))
     if _LIQUID.search(markup):
         lines.append("render_with_liquid: false")
     lines.append("---")
@@ -129,10 +151,33 @@ def render_post(article: Article) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def front_matter_line(key: str, value: str, *, double_quoted: bool = False) -> str:
+    """``key: value`` as PyYAML writes it for a YAML 1.1 reader that reads Psych's types, on one line.
+
+    PyYAML chooses plain (the site's form for categories and tags) where Psych reads the same string back,
+    else quoted and escaped; ``double_quoted`` (the site's form for titles) asks for double quotes. A value
+    PyYAML would spread over several lines (single-quoted with a line break) is double-quoted, on one.
+    Lone surrogates, which no UTF-8 file can hold, become U+FFFD.
+    """
+    value = _SURROGATE.sub("\ufffd", value)
+    line = _dump_line(key, value, '"' if double_quoted else None)
+    if line.count("\n") > 1:
+        line = _dump_line(key, value, '"')
+    return line[:-1]
+
+
+@functools.lru_cache(maxsize=4096)  # categories and tags repeat across posts
+def _dump_line(key: str, value: str, style: str | None) -> str:
+    node = MappingNode(_MAP_TAG, [(ScalarNode(_STR_TAG, key), ScalarNode(_STR_TAG, value, style=style))])
+    line: str = yaml.serialize(node, Dumper=FrontMatterDumper, allow_unicode=True, width=_NO_WRAP)
+    return line
+
+
 def parse_post(text: str) -> dict[str, str | None]:
     """Read a post file back: its front-matter fields, ``body``, ``share_url`` and ``footer_md``.
 
-    Front-matter values are strings as YAML reads them (double-quoted scalars unescaped); a file that does
+    The front matter is read by PyYAML as plain strings, as written (no YAML types: the date stays its
+    text); a value that is not one string, or front matter YAML cannot read, is left out. A file that does
     not start with ``---`` has no front matter, as for Jekyll.
     """
     fields: dict[str, str | None] = {}
@@ -142,10 +187,7 @@ def parse_post(text: str) -> dict[str, str | None]:
         if end == -1 and text.endswith("\n---"):
             end = len(text) - 4
         if end != -1:
-            for line in text[4:end].split("\n"):
-                key, sep, value = line.partition(":")
-                if sep and key.strip():
-                    fields[key.strip()] = yaml_unquote(value.strip())
+            fields.update(_front_matter(text[4:end]))
             content = text[end + 5:]
     blocks = content.split("\n\n")
     footer = share = None
@@ -160,42 +202,14 @@ def parse_post(text: str) -> dict[str, str | None]:
     return fields
 
 
-def yaml_quote(value: str) -> str:
-    """``value`` as a YAML double-quoted scalar that Psych (Jekyll) reads back unchanged."""
-    value = _SURROGATE.sub("\ufffd", value)  # lone surrogates cannot be written as UTF-8 at all
-    return '"' + _YAML_ESCAPE.sub(_yaml_escape_char, value) + '"'
-
-
-def yaml_scalar(value: str) -> str:
-    """A plain scalar when YAML reads it back as the same string (the site's form), else double-quoted."""
-    if _PLAIN_SCALAR.fullmatch(value) and value.lower() not in _YAML_KEYWORDS and ": " not in value:
-        return value
-    return yaml_quote(value)
-
-
-def yaml_unquote(value: str) -> str:
-    """The string a YAML scalar as written by ``yaml_quote`` / ``yaml_scalar`` stands for."""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return _YAML_ESCAPE_SEQUENCE.sub(_yaml_unescape, value[1:-1])
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1].replace("''", "'")
-    return value
-
-
-def _yaml_escape_char(match: re.Match[str]) -> str:
-    char = match.group(0)
-    named = _YAML_NAMED_ESCAPES.get(char)
-    if named:
-        return named
-    code = ord(char)
-    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
-
-
-def _yaml_unescape(match: re.Match[str]) -> str:
-    sequence = match.group(1)
-    if sequence[0] in "xuU" and len(sequence) > 1:
-        return chr(int(sequence[1:], 16))
-    return _YAML_UNESCAPES.get(sequence, sequence)
+def _front_matter(block: str) -> dict[str, str]:
+    try:
+        data = yaml.load(block, Loader=_LOADER)  # BaseLoader: strings, lists, maps only
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(key): value for key, value in data.items() if isinstance(value, str)}
 
 
 def _site_time(moment: datetime) -> datetime:
