@@ -18,14 +18,17 @@
 with no newline after the last line, as the site's files end. The article html is the origin's HTML when
 the origin answered (it is the post file's text byte for byte), else the mirror's HTML, written back in
 the post's Markdown form when that form is certain to render the same page. PyYAML decides how each
-front-matter value is written (``front_matter_line``). ``post_filename`` refuses names that could leave
-the export folder. Pure: no Scrapy, no file writes.
+front-matter value is written (``front_matter_line``); a post whose content Jekyll would run as Liquid
+says ``render_with_liquid: false``; markup too deep or too large for kramdown is written in a form it does
+not parse (``markup_excess``). ``post_filename`` refuses names that could leave the export
+folder. Pure: no Scrapy, no file writes.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -81,8 +84,21 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _NO_WRAP = 1 << 30  # one line per key, as the site writes them (PyYAML folds long values at 80 columns)
 
-# Liquid markup in the body would be run by Jekyll; the page must show the HTML we hold, as it is.
+# Jekyll runs Liquid on a post's content when it holds "{%" or "{{" anywhere (Utils.has_liquid_construct?):
+# the same test decides render_with_liquid: false, over everything after the front matter.
 _LIQUID = re.compile(r"\{[{%]")
+# kramdown parses HTML blocks recursively and the spans inside one block in quadratic time: 3,000 nested
+# <div>s overflow Ruby's stack, 2,000 links in one paragraph take 5 s and 5,000 take 19 s, 100,000 never
+# end (docs/export.md). The site's own posts have at most 94 elements and a nesting depth under 10.
+MAX_MARKUP_ELEMENTS = 1000
+MAX_MARKUP_DEPTH = 100
+_START_TAG = re.compile(r"<[A-Za-z]")
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                            "source", "track", "wbr", "keygen"})
+# kramdown's block extension {::nomarkdown} … {:/nomarkdown} outputs its lines as they are, unparsed; a line
+# "{:/…}" inside would end it early, so "{:/" is written "{&#58;/", which any HTML reader shows the same.
+_NOMARKDOWN_STOP = re.compile(r"\{:/")
 # The mirror's plain digest paragraph (kramdown's rendering of a Markdown paragraph) and leading "> " line.
 _SIMPLE_PARAGRAPH = re.compile(r"\A<p>(?P<text>[^<>\n]*)</p>\Z")
 # Escaped angle brackets that kramdown reads back as the same literal text: not followed by a letter, "/",
@@ -95,8 +111,9 @@ _LEADING_BLOCKQUOTE = re.compile(
 # HTML, math, tables, IAL); such a paragraph is kept as HTML, which kramdown passes through unchanged.
 _MARKDOWN_ACTIVE = re.compile(r"[\\`*_{}\[\]<>#|\"'~^$]|--|\.\.\.|\s\Z|\A\s|  ")
 _MARKDOWN_BLOCK_START = re.compile(r"\A(?:[-+*:=>]|\d+[.)](?:\s|\Z))")
-# Share links are one autolink line "<http…>": characters that would end or break that line are escaped.
-_AUTOLINK_UNSAFE = re.compile(r"[\s<>\x00-\x1f\x7f]")
+# Share links are one autolink line "<http…>": characters that would end or break that line are escaped, and
+# "|", which would make kramdown read the line as a table row.
+_AUTOLINK_UNSAFE = re.compile(r"[\s<>|\x00-\x1f\x7f]")
 # The back-link footer lines: Markdown links whose text starts with 返回, joined by ｜ or on their own lines.
 _FOOTER_LINE = re.compile(r"\A(?:\[返回[^\]\n]*\]\([^)\n]*\)[｜|]?)+\Z")
 _AUTOLINK_LINE = re.compile(r"\A<(?P<url>https?://[^>\s]*)>\Z")
@@ -127,11 +144,42 @@ def article_markup(article: Article) -> str:
     return _post_form(article.body_html or "")
 
 
+def markup_excess(markup: str) -> str | None:
+    """Why kramdown could not render ``markup`` in bounded time (too many elements, too deep), else None."""
+    elements = len(_START_TAG.findall(markup))
+    if elements > MAX_MARKUP_ELEMENTS:
+        return f"{elements} elements, more than {MAX_MARKUP_ELEMENTS}"
+    if elements > MAX_MARKUP_DEPTH:
+        depth = _nesting_depth(markup)
+        if depth > MAX_MARKUP_DEPTH:
+            return f"nesting depth {depth}, more than {MAX_MARKUP_DEPTH}"
+    return None
+
+
+@dataclass(frozen=True)
+class RenderedPost:
+    """A post file's text; ``bounded`` says why its markup is in the unparsed form (else None)."""
+
+    text: str
+    bounded: str | None = None
+
+
 def render_post(article: Article) -> str:
     """The post file text for ``article``, in the site's layout (see the module docstring)."""
+    return render(article).text
+
+
+def render(article: Article) -> RenderedPost:
+    """``render_post``, and whether the markup had to be written in its bounded form."""
     if not isinstance(article.published_at, datetime):
         raise UnsafePostName(f"article {article.article_id} has no published_at: a post needs a date")
     markup = article_markup(article)
+    bounded = markup_excess(markup)
+    if bounded:
+        # Unparsed by kramdown; the excerpt (the content up to the first blank line, rendered on its own)
+        # would cut the block open, so the post has none.
+        markup = "{::nomarkdown}\n" + _NOMARKDOWN_STOP.sub("{&#58;/", markup) + "\n{:/nomarkdown}\n"
+    tail = [block for block in (_autolink(article.share_url), _footer(article.footer_md)) if block]
     lines = ["---", "layout: post", front_matter_line("title", article.title or "", double_quoted=True),
              f"date: {_site_time(article.published_at).strftime('%Y-%m-%d %H:%M:%S')} {SITE_OFFSET}"]
     # No category: the line is left out, and Jekyll publishes the post at /YYYY/MM/DD/<id>.html as the
@@ -140,15 +188,16 @@ def render_post(article: Article) -> str:
         lines.append(front_matter_line("categories", article.category))
     if article.tags:
         lines.append(front_matter_line("tags", article.tags))
-    if _LIQUID.search(markup):
+    if _LIQUID.search(markup) or any(_LIQUID.search(block) for block in tail):
         lines.append("render_with_liquid: false")
+    if bounded:
+        lines.append('excerpt_separator: ""')
     lines.append("---")
     text = "\n".join(lines) + "\n" + markup
-    tail = [block for block in (_autolink(article.share_url), _footer(article.footer_md)) if block]
     if tail:
-        return text + "\n\n" + "\n\n".join(tail)
+        return RenderedPost(text + ("\n" if bounded else "\n\n") + "\n\n".join(tail), bounded)
     # A post with neither share link nor footer ends with a line break (the site-opening post does).
-    return text if text.endswith("\n") else text + "\n"
+    return RenderedPost(text if text.endswith("\n") else text + "\n", bounded)
 
 
 def front_matter_line(key: str, value: str, *, double_quoted: bool = False) -> str:
@@ -189,6 +238,11 @@ def parse_post(text: str) -> dict[str, str | None]:
         if end != -1:
             fields.update(_front_matter(text[4:end]))
             content = text[end + 5:]
+    if content.startswith("{::nomarkdown}\n"):
+        stop = content.find("\n{:/nomarkdown}\n")
+        if stop != -1:
+            markup = content[len("{::nomarkdown}\n"):stop].replace("{&#58;/", "{:/")
+            content = markup + "\n" + content[stop + len("\n{:/nomarkdown}\n"):]
     blocks = content.split("\n\n")
     footer = share = None
     if len(blocks) > 1 and all(_FOOTER_LINE.match(line) for line in blocks[-1].split("\n")):
@@ -210,6 +264,20 @@ def _front_matter(block: str) -> dict[str, str]:
     if not isinstance(data, dict):
         return {}
     return {str(key): value for key, value in data.items() if isinstance(value, str)}
+
+
+def _nesting_depth(markup: str) -> int:
+    depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        name = match.group(2).lower()
+        if name in _VOID_ELEMENTS or match.group(0).endswith("/>"):
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _site_time(moment: datetime) -> datetime:

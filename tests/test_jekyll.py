@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -20,8 +21,10 @@ from newscrawl.jekyll import (
     UnsafePostName,
     article_markup,
     front_matter_line,
+    markup_excess,
     parse_post,
     post_filename,
+    render,
     render_post,
 )
 from newscrawl.parsers import parse_article, parse_origin_text
@@ -138,11 +141,6 @@ def test_body_cannot_reopen_the_front_matter(body: str) -> None:
     post = parse_post(render_post(make_article(body_html=body, title="真标题")))
     assert post["title"] == "真标题"
     assert post["layout"] == "post"
-
-
-def test_liquid_in_the_body_is_not_run() -> None:
-    text = render_post(make_article(body_html="<p>{{ site.title }} {% raw %}</p>"))
-    assert "\nrender_with_liquid: false\n---\n" in text
 
 
 def test_hostile_share_url_stays_on_its_line() -> None:
@@ -314,3 +312,119 @@ def test_jekyll_rebuilds_the_same_article_pages(tmp_path: Path) -> None:
         path = tmp_path / "out" / article.url.split("://", 1)[1].split("/", 1)[1]
         original = (FIXTURES / case / "page.html").read_text(encoding="utf-8")
         assert _section(path.read_text(encoding="utf-8")) == _section(original), case
+
+
+# Liquid that Jekyll would evaluate (each to 1337, which no input holds) or fail the build on.
+LIQUID_SNIPPETS = [
+    "{{ 7|times:191 }}", "{{7 | times: 191}}", "{{- 7 | times: 191 -}}", "{% include_relative x %}",
+    "{%- include x.html -%}", "{% assign n = 7 | times: 191 %}{{ n }}", "{% raw %}", "{% endraw %}",
+    "{% comment %}", "{{ site.time }}", "{% if true %}{{ 1336 | plus: 1 }}{% endif %}", "{{", "{%", "{{ }}",
+    "{{ 7 | times: 191 }}}}", "{% capture c %}{{ 7 | times: 191 }}{% endcapture %}{{ c }}",
+]
+LIQUID_FIELDS = ("title", "tags", "body_html", "origin_html", "share_url", "footer_md")
+
+
+def liquid_article(number: int, rng: random.Random) -> Article:
+    """An article with generated Liquid in one or more of LIQUID_FIELDS (always at least one)."""
+    def snippet() -> str:
+        return " ".join(rng.choice(LIQUID_SNIPPETS) for _ in range(rng.randint(1, 3)))
+    chosen = set(rng.sample(LIQUID_FIELDS, rng.randint(1, len(LIQUID_FIELDS))))
+    fields: dict[str, object] = {"article_id": f"L{number:04d}"}
+    if "title" in chosen:
+        fields["title"] = f"标题 {snippet()}"
+    if "tags" in chosen:
+        fields["tags"] = f"中国发展网新闻{snippet().replace(' ', '')}"
+    if "body_html" in chosen:
+        fields["body_html"] = f"<p>正文 {snippet()}</p>"
+    if "origin_html" in chosen:
+        fields.update(origin_html=f"<p>源站 {snippet()}</p>", origin_status="ok")
+    if "share_url" in chosen:
+        fields["share_url"] = f"http://finews.zning.xyz/html_News/NewsShare.html?infoCode=X&x={snippet()}"
+    if "footer_md" in chosen:
+        fields["footer_md"] = (f"[返回{snippet()}新闻](//finews.withounder.com/category/zhongguofazhanwang.html)"
+                               "｜[返回首页](//finews.withounder.com/)")
+    return make_article(**fields)
+
+
+@pytest.mark.parametrize("fields", [
+    {"body_html": "<p>{{ 7|times:191 }}</p>"}, {"origin_html": "<p>{% raw %}</p>", "origin_status": "ok"},
+    {"share_url": "http://finews.zning.xyz/x?a={{7|times:191}}"}, {"footer_md": "[返回{% include_relative x %}](/)"},
+], ids=["body", "origin", "share_url", "footer"])
+def test_liquid_anywhere_after_the_front_matter_turns_liquid_off(fields: dict[str, str]) -> None:
+    # Jekyll runs Liquid on a post whose content holds "{{" or "{%" anywhere, not only in the article.
+    assert "\nrender_with_liquid: false\n---\n" in render_post(make_article(**fields))
+    assert "render_with_liquid" not in render_post(make_article())
+
+
+@pytest.mark.jekyll
+@pytest.mark.slow
+@needs_jekyll
+def test_no_liquid_from_any_field_is_run(tmp_path: Path) -> None:
+    # 150 posts with generated Liquid in every field, one jekyll build: it succeeds (an include would fail
+    # it), no expression is evaluated (each evaluates to 1337), and every page shows the text as written.
+    rng = random.Random(20211208)
+    articles = [liquid_article(number, rng) for number in range(150)]
+    jekyll_build(tmp_path, articles, "{}\n")
+    for article in articles:
+        page = (tmp_path / "out" / "zhongguofazhanwang" / "2022" / "02" / "14" / f"{article.article_id}.html")
+        shown = html.unescape(page.read_text(encoding="utf-8"))
+        assert "1337" not in shown, article.article_id
+        section = shown[shown.index("<section>"):shown.index("</section>")]
+        # Compared without white space and "|": a "|" in the footer's Markdown makes kramdown a table of it.
+        section_text = re.sub(r"<[^>]*>|[\s|]", "", section)
+        for text in (article.title, article.tags, article_markup(article), article.footer_md):
+            for snippet in LIQUID_SNIPPETS:
+                if text and snippet.replace(" ", "") in text.replace(" ", ""):
+                    assert re.sub(r"[\s|]", "", snippet) in section_text, (article.article_id, snippet)
+        if article.share_url:
+            assert article.share_url.replace(" ", "%20").replace("|", "%7C") in section, article.article_id
+
+
+def test_markup_within_kramdown_bounds_is_left_as_it_is() -> None:
+    assert markup_excess("<div>" * 100 + "深" + "</div>" * 100) is None
+    assert markup_excess("<p>段</p>\n" * 1000) is None
+    assert markup_excess("<p>" + "<br><img src=x>" * 400 + "</p>") is None  # void elements nest nothing
+    assert markup_excess("<div>" * 101 + "深" + "</div>" * 101) == "nesting depth 101, more than 100"
+    assert markup_excess("<p>段</p>\n" * 1001) == "1001 elements, more than 1000"
+    # The replica's largest post has 94 elements: posts like it keep their own form.
+    article = make_article(body_html="<div>" * 50 + "<p>正文</p>" + "</div>" * 50)
+    assert render(article).bounded is None and render_post(article).endswith("</div>" * 50 + "\n\n" + _TAIL)
+
+
+_TAIL = ("<http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924>\n\n"
+         "[返回中国发展网新闻](//finews.withounder.com/category/zhongguofazhanwang.html)｜[返回首页](//finews.withounder.com/)")
+
+
+def test_markup_beyond_the_bounds_is_written_unparsed() -> None:
+    body = "<div>" * 150 + "\n{:/nomarkdown}\n{:/}\n" + "</div>" * 150
+    rendered = render(make_article(body_html=body))
+    assert rendered.bounded == "nesting depth 150, more than 100"
+    assert '\nexcerpt_separator: ""\n---\n{::nomarkdown}\n<div>' in rendered.text
+    assert "\n{&#58;/nomarkdown}\n{&#58;/}\n" in rendered.text  # cannot end the unparsed block early
+    assert rendered.text.endswith("</div>\n{:/nomarkdown}\n\n" + _TAIL)
+    post = parse_post(rendered.text)
+    assert (post["body"], post["share_url"]) == (body, make_article().share_url)
+
+
+@pytest.mark.jekyll
+@pytest.mark.slow
+@needs_jekyll
+def test_jekyll_builds_pathological_bodies(tmp_path: Path) -> None:
+    # As they are, 100,000 nested <div>s end Jekyll with "stack level too deep" and 100,000 links keep it
+    # busy for minutes (docs/export.md). Written unparsed, one build holds both; the timeout is only a guard.
+    nested = "<div>" * 100_000 + "深" + "</div>" * 100_000
+    links = "<p>" + "".join(f'<a href="http://x.example/{n}">链{n}</a>' for n in range(100_000)) + "</p>"
+    articles = [make_article(article_id="DEEP", body_html=nested),
+                make_article(article_id="LINKS", origin_html=links, origin_status="ok"),
+                make_article(article_id="ESCAPE", body_html="<div>" * 150 + "\n{:/}\n" + "</div>" * 150),
+                make_article(article_id="PLAIN")]
+    assert [render(article).bounded is not None for article in articles] == [True, True, True, False]
+    jekyll_build(tmp_path, articles, "{}\n")
+    pages = {article.article_id: (tmp_path / "out" / "zhongguofazhanwang" / "2022" / "02" / "14"
+                                  / f"{article.article_id}.html").read_text(encoding="utf-8")
+             for article in articles}
+    assert pages["DEEP"].count("<div>") == 100_000 and "深" in pages["DEEP"]
+    assert pages["LINKS"].count('<a href="http://x.example/') == 100_000
+    assert "\n{:/}\n" in html.unescape(pages["ESCAPE"]) and pages["ESCAPE"].count("<div>") == 150
+    for page in pages.values():
+        assert '<a href="http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924">' in page
