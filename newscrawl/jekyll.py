@@ -20,14 +20,16 @@ the origin answered (it is the post file's text byte for byte), else the mirror'
 the post's Markdown form when that form is certain to render the same page. PyYAML decides how each
 front-matter value is written (``front_matter_line``); a post whose content Jekyll would run as Liquid
 says ``render_with_liquid: false``; markup too deep or too large for kramdown is written in a form it does
-not parse (``markup_excess``). ``post_filename`` refuses names that could leave the export
-folder. Pure: no Scrapy, no file writes.
+not parse (``markup_excess``). ``post_name`` refuses names that could leave the export folder and gives a
+marked name to ids no file system holds as they are. Pure: no Scrapy, no file writes.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -43,9 +45,14 @@ SITE_OFFSET = "+0800"
 
 # Characters a post name may not hold: path separators, NUL and other controls, white space (Jekyll would
 # put it in the URL), and the characters Windows refuses, so an export folder can be copied anywhere.
-_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f\s:*?\"<>|]")
+_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\s:*?\"<>|]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_MAX_NAME = 200
+# A file name holds 255 bytes on ext4, XFS, Btrfs, ZFS and APFS: "YYYY-MM-DD-" and ".md" leave 241 for the id.
+NAME_BYTES = 255
+_ID_BYTES = NAME_BYTES - len("YYYY-MM-DD-") - len(".md")
+_DIGEST_CHARS = 10
+# Names Windows keeps for devices; Jekyll writes the page as <id>.html, which Windows refuses for these.
+_WINDOWS_DEVICE = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(?:\..*)?\Z", re.I)
 
 # PyYAML writes the front-matter values. It is a YAML 1.1 emitter, as Jekyll's reader (Ruby's Psych, on
 # libyaml) is a YAML 1.1 reader; it decides whether a value can stay plain and how a quoted one is escaped.
@@ -123,18 +130,62 @@ class UnsafePostName(ValueError):
     """The article's id or date cannot make a post file name that stays inside the export folder."""
 
 
-def post_filename(article: Article) -> str:
-    """``<YYYY-MM-DD>-<article_id>.md``, the date in the site's time zone (UTC+8)."""
+@dataclass(frozen=True)
+class PostName:
+    """A post's file name; ``renamed`` says why it is not ``<YYYY-MM-DD>-<article_id>.md`` (else None)."""
+
+    filename: str
+    renamed: str | None = None
+
+
+def post_name(article: Article) -> PostName:
+    """``<YYYY-MM-DD>-<article_id>.md``, the date in the site's time zone (UTC+8), or its marked form.
+
+    Refused (UnsafePostName): no id or date, and ids that could leave the folder or that a shell, Jekyll's
+    URL or Windows would read otherwise (separators, ``..``, a leading dot or dash, controls, white space,
+    ``: * ? " < > |``, lone surrogates). Marked, ``<date>-<visible id, shortened>-<10 hex of its SHA-256>.md``:
+    an id longer than a file name holds (in UTF-8 bytes), one with invisible or bidirectional format
+    characters (U+202E shows a name backwards), and Windows device names (``CON``, ``NUL``, ``COM1`` …).
+    """
     article_id = article.article_id
     if not isinstance(article_id, str) or not article_id:
         raise UnsafePostName("article has no article_id")
     if (_UNSAFE_NAME_CHARS.search(article_id) or ".." in article_id or article_id.startswith((".", "-"))
-            or len(article_id) > _MAX_NAME or _SURROGATE.search(article_id)):
+            or _SURROGATE.search(article_id)):
         raise UnsafePostName(f"unsafe article_id for a post file name: {article_id!r}")
     if not isinstance(article.published_at, datetime):
         raise UnsafePostName(f"article {article_id} has no published_at: a post file name needs a date")
     day = _site_time(article.published_at)
-    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}-{article_id}.md"
+    date = f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+    renamed = _rename_reason(article_id)
+    if renamed is None:
+        return PostName(f"{date}-{article_id}.md")
+    return PostName(marked_filename(date, article_id), renamed)
+
+
+def post_filename(article: Article) -> str:
+    """The file name of ``post_name``."""
+    return post_name(article).filename
+
+
+def marked_filename(date: str, article_id: str) -> str:
+    """``<date>-<visible part of the id, cut to fit>-<10 hex of the id's SHA-256>.md``: one per id, any FS."""
+    digest = hashlib.sha256(article_id.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    visible = "".join(char for char in article_id if unicodedata.category(char) != "Cf")
+    budget = _ID_BYTES - 1 - _DIGEST_CHARS
+    shortened = visible.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return f"{date}-{shortened}-{digest}.md"
+
+
+def _rename_reason(article_id: str) -> str | None:
+    size = len(article_id.encode("utf-8"))
+    if size > _ID_BYTES:
+        return f"the id is {size} bytes, more than a {NAME_BYTES}-byte file name holds"
+    if any(unicodedata.category(char) == "Cf" for char in article_id):
+        return "the id holds invisible or bidirectional format characters"
+    if _WINDOWS_DEVICE.match(article_id):
+        return "the id is a Windows device name"
+    return None
 
 
 def article_markup(article: Article) -> str:
