@@ -56,8 +56,8 @@ _WINDOWS_DEVICE = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])
 
 # PyYAML writes the front-matter values. It is a YAML 1.1 emitter, as Jekyll's reader (Ruby's Psych, on
 # libyaml) is a YAML 1.1 reader; it decides whether a value can stay plain and how a quoted one is escaped.
-# Its C emitter is libyaml itself and 16 times faster than the pure-Python one (20 against 320 µs a line,
-# docs/export.md); the pure-Python one, used where PyYAML was built without libyaml, is read back the same.
+# Its C emitter is libyaml itself and 5 times faster than the pure-Python one (40 against 225 µs a title
+# line, docs/export.md); the pure-Python one, used where PyYAML was built without libyaml, reads back the same.
 _DUMPER_BASE: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
@@ -95,8 +95,8 @@ _NO_WRAP = 1 << 30  # one line per key, as the site writes them (PyYAML folds lo
 # the same test decides render_with_liquid: false, over everything after the front matter.
 _LIQUID = re.compile(r"\{[{%]")
 # kramdown parses HTML blocks recursively and the spans inside one block in quadratic time: 3,000 nested
-# <div>s overflow Ruby's stack, 2,000 links in one paragraph take 5 s and 5,000 take 19 s, 100,000 never
-# end (docs/export.md). The site's own posts have at most 94 elements and a nesting depth under 10.
+# <div>s overflow Ruby's stack, 2,000 links in one paragraph take 10 s and 5,000 take 42 s, 20,000 do not
+# end in 120 s (docs/export.md). The site's own posts have at most 94 elements.
 MAX_MARKUP_ELEMENTS = 1000
 MAX_MARKUP_DEPTH = 100
 _START_TAG = re.compile(r"<[A-Za-z]")
