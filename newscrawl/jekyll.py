@@ -89,6 +89,7 @@ PSYCH_NOT_A_STRING = re.compile(r"""(?:
 FrontMatterDumper.add_implicit_resolver("tag:newscrawl,2026:psych-non-string", PSYCH_NOT_A_STRING, None)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
+_YAML_BREAK = re.compile("[\n\r\x85\u2028\u2029]")  # YAML 1.1 line breaks
 _NO_WRAP = 1 << 30  # one line per key, as the site writes them (PyYAML folds long values at 80 columns)
 
 # Jekyll runs Liquid on a post's content when it holds "{%" or "{{" anywhere (Utils.has_liquid_construct?):
@@ -256,12 +257,13 @@ def front_matter_line(key: str, value: str, *, double_quoted: bool = False) -> s
 
     PyYAML chooses plain (the site's form for categories and tags) where Psych reads the same string back,
     else quoted and escaped; ``double_quoted`` (the site's form for titles) asks for double quotes. A value
-    PyYAML would spread over several lines (single-quoted with a line break) is double-quoted, on one.
+    PyYAML would spread over several lines (single-quoted with a line break: its pure-Python emitter writes
+    NEL, LS and PS there as they are, which a reader folds into spaces) is double-quoted, on one.
     Lone surrogates, which no UTF-8 file can hold, become U+FFFD.
     """
     value = _SURROGATE.sub("\ufffd", value)
     line = _dump_line(key, value, '"' if double_quoted else None)
-    if line.count("\n") > 1:
+    if _YAML_BREAK.search(line, 0, len(line) - 1):
         line = _dump_line(key, value, '"')
     return line[:-1]
 

@@ -16,6 +16,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from newscrawl import jekyll
 from newscrawl.items import Article
 from newscrawl.jekyll import (
     UnsafePostName,
@@ -428,3 +429,29 @@ def test_jekyll_builds_pathological_bodies(tmp_path: Path) -> None:
     assert "\n{:/}\n" in html.unescape(pages["ESCAPE"]) and pages["ESCAPE"].count("<div>") == 150
     for page in pages.values():
         assert '<a href="http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202142275724924">' in page
+
+
+@pytest.mark.parametrize("emitter", ["libyaml", "python"])
+def test_both_pyyaml_emitters_write_values_psych_reads_back(emitter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where PyYAML was built without libyaml its pure-Python emitter writes the lines: the same decisions.
+    if emitter == "libyaml" and not hasattr(yaml, "CSafeDumper"):
+        pytest.skip("PyYAML was built without libyaml")
+    base = yaml.CSafeDumper if emitter == "libyaml" else yaml.SafeDumper
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    Dumper.add_implicit_resolver("tag:newscrawl,2026:psych-non-string", jekyll.PSYCH_NOT_A_STRING, None)
+    monkeypatch.setattr(jekyll, "FrontMatterDumper", Dumper)
+    jekyll._dump_line.cache_clear()
+    try:
+        for value in [*HOSTILE_TOKENS, *hostile_values(300, seed=7)]:
+            for double_quoted in (False, True):
+                line = front_matter_line("tags", value, double_quoted=double_quoted)
+                assert "\n" not in line
+                read = yaml.load(line, Loader=yaml.SafeLoader)["tags"]
+                assert read == value.replace("\ud800", "\ufffd"), (emitter, value, line)
+                plain = not line.startswith(("tags: '", 'tags: "'))
+                assert not (plain and jekyll.PSYCH_NOT_A_STRING.match(value)), (emitter, value, line)
+    finally:
+        jekyll._dump_line.cache_clear()
