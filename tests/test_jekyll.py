@@ -262,15 +262,20 @@ def jekyll_build(tmp_path: Path, articles: list[Article], page: str) -> str:
     for article in articles:
         (site / "_posts" / post_filename(article)).write_text(render_post(article), encoding="utf-8")
     (site / "probe.json").write_text("---\nlayout: null\n---\n" + page, encoding="utf-8")
-    result = subprocess.run(["jekyll", "build", "-q", "-s", str(site), "-d", str(tmp_path / "out")],
+    # Not -q: Jekyll reports a front matter it cannot read only in its output ("YAML Exception reading …",
+    # "Error: could not read file …: Tried to load unspecified class: Symbol") and builds the rest.
+    result = subprocess.run(["jekyll", "build", "-s", str(site), "-d", str(tmp_path / "out")],
                             capture_output=True, text=True, check=False, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "YAML Exception" not in result.stdout + result.stderr, (result.stdout + result.stderr)[-2000:]
+    warnings = [line for line in (result.stdout + result.stderr).splitlines()
+                if "YAML Exception" in line or "could not read file" in line]
+    assert warnings == [], warnings[:5]
     return (tmp_path / "out" / "probe.json").read_text(encoding="utf-8")
 
 
-POSTS_AS_JSON = ('{ {% for post in site.posts %}{{ post.slug | jsonify }}: {"title": {{ post.title | jsonify }}, '
-                 '"tags": {{ post.tags | jsonify }}}{% unless forloop.last %},{% endunless %}{% endfor %} }\n')
+POSTS_AS_JSON = ('[{% for post in site.posts %}{"slug": {{ post.slug | jsonify }}, '
+                 '"title": {{ post.title | jsonify }}, "tags": {{ post.tags | jsonify }}}'
+                 '{% unless forloop.last %},{% endunless %}{% endfor %}]\n')
 
 
 @pytest.mark.jekyll
@@ -283,8 +288,8 @@ def test_jekyll_reads_back_hostile_values(tmp_path: Path) -> None:
     tags = hostile_values(len(titles), seed=20211208)
     articles = [make_article(article_id=f"t{number:04d}", title=title, tags=tag)
                 for number, (title, tag) in enumerate(zip(titles, tags, strict=True))]
-    built = json.loads(jekyll_build(tmp_path, articles, POSTS_AS_JSON))
-    assert len(built) == len(articles)
+    built = {post["slug"]: post for post in json.loads(jekyll_build(tmp_path, articles, POSTS_AS_JSON))}
+    assert sorted(built) == sorted(article.article_id for article in articles)
     for article in articles:
         assert built[article.article_id]["title"] == article.title, article.article_id
         assert built[article.article_id]["tags"] == ruby_split(article.tags or ""), article.article_id
