@@ -254,10 +254,13 @@ def ruby_split(value: str) -> list[str]:
     return [word for word in re.split(r"[ \t\n\v\f\r]+", value) if word]
 
 
-def jekyll_build(tmp_path: Path, articles: list[Article], page: str) -> str:
-    """Build ``articles`` with the site's template and one page of Liquid ``page``; that page's output."""
+def jekyll_build(tmp_path: Path, articles: list[Article], page: str, config: str = "") -> str:
+    """Build ``articles`` with the site's template (``config`` added to its _config.yml) and one page of
+    Liquid ``page``; that page's output."""
     site = tmp_path / "site"
     shutil.copytree(SITE_TEMPLATE, site)
+    with (site / "_config.yml").open("a", encoding="utf-8") as site_config:
+        site_config.write(config)
     (site / "_posts").mkdir()
     for article in articles:
         (site / "_posts" / post_filename(article)).write_text(render_post(article), encoding="utf-8")
@@ -274,7 +277,8 @@ def jekyll_build(tmp_path: Path, articles: list[Article], page: str) -> str:
 
 
 POSTS_AS_JSON = ('[{% for post in site.posts %}{"slug": {{ post.slug | jsonify }}, '
-                 '"title": {{ post.title | jsonify }}, "tags": {{ post.tags | jsonify }}}'
+                 '"title": {{ post.title | jsonify }}, "tags": {{ post.tags | jsonify }}, '
+                 '"categories": {{ post.categories | jsonify }}}'
                  '{% unless forloop.last %},{% endunless %}{% endfor %}]\n')
 
 
@@ -282,17 +286,24 @@ POSTS_AS_JSON = ('[{% for post in site.posts %}{"slug": {{ post.slug | jsonify }
 @pytest.mark.slow
 @needs_jekyll
 def test_jekyll_reads_back_hostile_values(tmp_path: Path) -> None:
-    # 623 titles and tags (600 generated, the fixed list), in one jekyll build: each page's title is the
-    # title written and its tags are the tags value as Jekyll splits it (on white space), whatever they hold.
+    # 623 titles, tags and categories (600 generated, the fixed list), in one jekyll build: each page's
+    # title is the title written; its tags and categories are the values as Jekyll splits them (on white
+    # space; categories once each: Document#merge_categories!), whatever they hold.
     titles = HOSTILE_TITLES + hostile_values(600, seed=20220214)
     tags = hostile_values(len(titles), seed=20211208)
-    articles = [make_article(article_id=f"t{number:04d}", title=title, tags=tag)
-                for number, (title, tag) in enumerate(zip(titles, tags, strict=True))]
-    built = {post["slug"]: post for post in json.loads(jekyll_build(tmp_path, articles, POSTS_AS_JSON))}
+    categories = hostile_values(len(titles), seed=20220101)
+    articles = [make_article(article_id=f"t{number:04d}", title=title, tags=tag, category=category)
+                for number, (title, tag, category) in enumerate(zip(titles, tags, categories, strict=True))]
+    # Categories are kept out of the URLs, which would otherwise hold them.
+    output = jekyll_build(tmp_path, articles, POSTS_AS_JSON, "permalink: /:year/:month/:day/:title:output_ext\n")
+    built = {post["slug"]: post for post in json.loads(output)}
     assert sorted(built) == sorted(article.article_id for article in articles)
     for article in articles:
-        assert built[article.article_id]["title"] == article.title, article.article_id
-        assert built[article.article_id]["tags"] == ruby_split(article.tags or ""), article.article_id
+        post = built[article.article_id]
+        assert post["title"] == article.title, article.article_id
+        assert post["tags"] == ruby_split(article.tags or ""), article.article_id
+        category = article.category or ""
+        assert post["categories"] == list(dict.fromkeys(ruby_split(category))), article.article_id
 
 
 def _section(page: str) -> str:
