@@ -352,7 +352,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         archive.close()
     print(f"exported {report.total} posts to {args.out}: {report.written} written, {report.unchanged} unchanged"
-          + (f", {len(report.unsafe)} refused (unsafe names: {', '.join(report.unsafe[:5])})" if report.unsafe else ""))
+          + (f", {len(report.unsafe)} refused (unsafe names: {', '.join(report.unsafe[:5])})" if report.unsafe else "")
+          + (f", {len(report.renamed)} under marked names" if report.renamed else "")
+          + (f", {len(report.bounded)} with unparsed markup" if report.bounded else ""))
+    if report.failed:
+        print(f"newscrawl export: {len(report.failed)} posts not written, first: {report.failed[0][0]}: "
+              f"{report.failed[0][1]}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

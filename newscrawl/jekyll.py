@@ -1,4 +1,4 @@
-"""An ``Article`` → a Jekyll post file in the finews site's own layout, and back (see docs/parsing.md).
+"""An ``Article`` → a Jekyll post file in the finews site's own layout, and back (see docs/parsing.md, docs/export.md).
 
 ``render_post`` writes what the site's post files hold (INTERFACE.md, "The Jekyll post layout")::
 
@@ -17,15 +17,26 @@
 
 with no newline after the last line, as the site's files end. The article html is the origin's HTML when
 the origin answered (it is the post file's text byte for byte), else the mirror's HTML, written back in
-the post's Markdown form when that form is certain to render the same page. ``post_filename`` refuses
-names that could leave the export folder. Pure: no Scrapy, no file writes.
+the post's Markdown form when that form is certain to render the same page. PyYAML decides how each
+front-matter value is written (``front_matter_line``); a post whose content Jekyll would run as Liquid
+says ``render_with_liquid: false``; markup too deep or too large for kramdown is written in a form it does
+not parse (``markup_excess``). ``post_name`` refuses names that could leave the export folder and gives a
+marked name to ids no file system holds as they are. Pure: no Scrapy, no file writes.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import quote
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
 
 from newscrawl.items import Article
 
@@ -34,33 +45,68 @@ SITE_OFFSET = "+0800"
 
 # Characters a post name may not hold: path separators, NUL and other controls, white space (Jekyll would
 # put it in the URL), and the characters Windows refuses, so an export folder can be copied anywhere.
-_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f\s:*?\"<>|]")
-_MAX_NAME = 200
-
-# YAML 1.1 (Psych, which Jekyll uses) reads these plain scalars as booleans or null, not as strings.
-_YAML_KEYWORDS = frozenset({
-    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "",
-})
-# A plain scalar that Psych reads back as the same string: starts with a letter (any script), or with digits
-# followed by a letter (e.g. "21shijijingjibaodao"); no YAML indicators or quotes; no outer white space.
-_PLAIN_SCALAR = re.compile(r"[0-9]*[^\W\d_][^:#\"'\\\x00-\x1f\x7f\x85\u2028\u2029\ufeff]*(?<!\s)")
-# Characters YAML double-quoted scalars must escape: the quote, the backslash, non-printable characters and
-# the YAML 1.1 line breaks (NEL, LS, PS), which a reader would fold into spaces.
-_YAML_ESCAPE = re.compile(r"[\"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
-_YAML_NAMED_ESCAPES = {
-    "\\": "\\\\", '"': '\\"', "\x00": "\\0", "\x07": "\\a", "\x08": "\\b", "\t": "\\t", "\n": "\\n",
-    "\x0b": "\\v", "\x0c": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
-}
-_YAML_UNESCAPES = {
-    "0": "\x00", "a": "\x07", "b": "\x08", "t": "\t", "\t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c",
-    "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0",
-    "L": "\u2028", "P": "\u2029",
-}
-_YAML_ESCAPE_SEQUENCE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
+_UNSAFE_NAME_CHARS = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\s:*?\"<>|]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A file name holds 255 bytes on ext4, XFS, Btrfs, ZFS and APFS: "YYYY-MM-DD-" and ".md" leave 241 for the id.
+NAME_BYTES = 255
+_ID_BYTES = NAME_BYTES - len("YYYY-MM-DD-") - len(".md")
+_DIGEST_CHARS = 10
+# Names Windows keeps for devices; Jekyll writes the page as <id>.html, which Windows refuses for these.
+_WINDOWS_DEVICE = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(?:\..*)?\Z", re.I)
 
-# Liquid markup in the body would be run by Jekyll; the page must show the HTML we hold, as it is.
+# PyYAML writes the front-matter values. It is a YAML 1.1 emitter, as Jekyll's reader (Ruby's Psych, on
+# libyaml) is a YAML 1.1 reader; it decides whether a value can stay plain and how a quoted one is escaped.
+# Its C emitter is libyaml itself and 5 times faster than the pure-Python one (40 against 225 µs a title
+# line, docs/export.md); the pure-Python one, used where PyYAML was built without libyaml, reads back the same.
+_DUMPER_BASE: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+class FrontMatterDumper(_DUMPER_BASE):  # type: ignore[misc]
+    """PyYAML's safe dumper, told which plain scalars Psych reads as something other than a string.
+
+    PyYAML resolves plain scalars by YAML 1.1's types in its own spellings; Psych (psych/scalar_scanner.rb,
+    Ruby 3.1) reads more of them as non-strings: booleans and null in any letter case (``NuLL``, and
+    ``yeſ`` by Unicode case folding), ``:word`` as a Symbol (which Jekyll's safe_load refuses: the post
+    loses its whole front matter), dates with one-digit months (``2022-2-1``), base-60 numbers from 0
+    (``0:30``), numbers with commas (``1,000``). A value ``PSYCH_NOT_A_STRING`` matches is never plain.
+    """
+
+
+# Psych's ScalarScanner#tokenize as one pattern: every plain scalar it may read as other than a string.
+# Wider than Psych where that is simpler (every y/n, any d-d-d date): a value it matches is only quoted.
+PSYCH_NOT_A_STRING = re.compile(r"""(?:
+    (?i:y|n|yes|no|true|false|on|off|null|~)                            # booleans, null
+  | -?[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}
+      (?:(?:[Tt]|\s+)[0-9]{1,2}:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+         (?:\s*(?:Z|[-+][0-9]{1,2}:?(?:[0-9][0-9])?))?)?               # Date, Time
+  | [-+]?\.(?i:inf|nan)                                                 # floats by name
+  | :.*                                                                 # Symbol
+  | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9]){1,2}(?:\.[0-9_]*)?                # base 60
+  | [-+]?(?:[0-9][0-9_,]*)?\.[0-9]*(?:[eE][-+][0-9]+)?                  # float
+  | [-+]?(?:0b[01_,]+|0[0-7_,]+|0|[1-9](?:[0-9]|,[0-9]|_[0-9])*|0x[0-9a-fA-F_,]+)  # int, bases 2, 8, 10, 16
+  )\Z""", re.X)
+FrontMatterDumper.add_implicit_resolver("tag:newscrawl,2026:psych-non-string", PSYCH_NOT_A_STRING, None)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_YAML_BREAK = re.compile("[\n\r\x85\u2028\u2029]")  # YAML 1.1 line breaks
+_NO_WRAP = 1 << 30  # one line per key, as the site writes them (PyYAML folds long values at 80 columns)
+
+# Jekyll runs Liquid on a post's content when it holds "{%" or "{{" anywhere (Utils.has_liquid_construct?):
+# the same test decides render_with_liquid: false, over everything after the front matter.
 _LIQUID = re.compile(r"\{[{%]")
+# kramdown parses HTML blocks recursively and the spans inside one block in quadratic time: 3,000 nested
+# <div>s overflow Ruby's stack, 2,000 links in one paragraph take 10 s and 5,000 take 42 s, 20,000 do not
+# end in 120 s (docs/export.md). The site's own posts have at most 94 elements.
+MAX_MARKUP_ELEMENTS = 1000
+MAX_MARKUP_DEPTH = 100
+_START_TAG = re.compile(r"<[A-Za-z]")
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                            "source", "track", "wbr", "keygen"})
+# kramdown's block extension {::nomarkdown} … {:/nomarkdown} outputs its lines as they are, unparsed; a line
+# "{:/…}" inside would end it early, so "{:/" is written "{&#58;/", which any HTML reader shows the same.
+_NOMARKDOWN_STOP = re.compile(r"\{:/")
 # The mirror's plain digest paragraph (kramdown's rendering of a Markdown paragraph) and leading "> " line.
 _SIMPLE_PARAGRAPH = re.compile(r"\A<p>(?P<text>[^<>\n]*)</p>\Z")
 # Escaped angle brackets that kramdown reads back as the same literal text: not followed by a letter, "/",
@@ -73,8 +119,9 @@ _LEADING_BLOCKQUOTE = re.compile(
 # HTML, math, tables, IAL); such a paragraph is kept as HTML, which kramdown passes through unchanged.
 _MARKDOWN_ACTIVE = re.compile(r"[\\`*_{}\[\]<>#|\"'~^$]|--|\.\.\.|\s\Z|\A\s|  ")
 _MARKDOWN_BLOCK_START = re.compile(r"\A(?:[-+*:=>]|\d+[.)](?:\s|\Z))")
-# Share links are one autolink line "<http…>": characters that would end or break that line are escaped.
-_AUTOLINK_UNSAFE = re.compile(r"[\s<>\x00-\x1f\x7f]")
+# Share links are one autolink line "<http…>": characters that would end or break that line are escaped, and
+# "|", which would make kramdown read the line as a table row.
+_AUTOLINK_UNSAFE = re.compile(r"[\s<>|\x00-\x1f\x7f]")
 # The back-link footer lines: Markdown links whose text starts with 返回, joined by ｜ or on their own lines.
 _FOOTER_LINE = re.compile(r"\A(?:\[返回[^\]\n]*\]\([^)\n]*\)[｜|]?)+\Z")
 _AUTOLINK_LINE = re.compile(r"\A<(?P<url>https?://[^>\s]*)>\Z")
@@ -84,18 +131,62 @@ class UnsafePostName(ValueError):
     """The article's id or date cannot make a post file name that stays inside the export folder."""
 
 
-def post_filename(article: Article) -> str:
-    """``<YYYY-MM-DD>-<article_id>.md``, the date in the site's time zone (UTC+8)."""
+@dataclass(frozen=True)
+class PostName:
+    """A post's file name; ``renamed`` says why it is not ``<YYYY-MM-DD>-<article_id>.md`` (else None)."""
+
+    filename: str
+    renamed: str | None = None
+
+
+def post_name(article: Article) -> PostName:
+    """``<YYYY-MM-DD>-<article_id>.md``, the date in the site's time zone (UTC+8), or its marked form.
+
+    Refused (UnsafePostName): no id or date, and ids that could leave the folder or that a shell, Jekyll's
+    URL or Windows would read otherwise (separators, ``..``, a leading dot or dash, controls, white space,
+    ``: * ? " < > |``, lone surrogates). Marked, ``<date>-<visible id, shortened>-<10 hex of its SHA-256>.md``:
+    an id longer than a file name holds (in UTF-8 bytes), one with invisible or bidirectional format
+    characters (U+202E shows a name backwards), and Windows device names (``CON``, ``NUL``, ``COM1`` …).
+    """
     article_id = article.article_id
     if not isinstance(article_id, str) or not article_id:
         raise UnsafePostName("article has no article_id")
     if (_UNSAFE_NAME_CHARS.search(article_id) or ".." in article_id or article_id.startswith((".", "-"))
-            or len(article_id) > _MAX_NAME or _SURROGATE.search(article_id)):
+            or _SURROGATE.search(article_id)):
         raise UnsafePostName(f"unsafe article_id for a post file name: {article_id!r}")
     if not isinstance(article.published_at, datetime):
         raise UnsafePostName(f"article {article_id} has no published_at: a post file name needs a date")
     day = _site_time(article.published_at)
-    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}-{article_id}.md"
+    date = f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+    renamed = _rename_reason(article_id)
+    if renamed is None:
+        return PostName(f"{date}-{article_id}.md")
+    return PostName(marked_filename(date, article_id), renamed)
+
+
+def post_filename(article: Article) -> str:
+    """The file name of ``post_name``."""
+    return post_name(article).filename
+
+
+def marked_filename(date: str, article_id: str) -> str:
+    """``<date>-<visible part of the id, cut to fit>-<10 hex of the id's SHA-256>.md``: one per id, any FS."""
+    digest = hashlib.sha256(article_id.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    visible = "".join(char for char in article_id if unicodedata.category(char) != "Cf")
+    budget = _ID_BYTES - 1 - _DIGEST_CHARS
+    shortened = visible.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return f"{date}-{shortened}-{digest}.md"
+
+
+def _rename_reason(article_id: str) -> str | None:
+    size = len(article_id.encode("utf-8"))
+    if size > _ID_BYTES:
+        return f"the id is {size} bytes, more than a {NAME_BYTES}-byte file name holds"
+    if any(unicodedata.category(char) == "Cf" for char in article_id):
+        return "the id holds invisible or bidirectional format characters"
+    if _WINDOWS_DEVICE.match(article_id):
+        return "the id is a Windows device name"
+    return None
 
 
 def article_markup(article: Article) -> str:
@@ -105,34 +196,90 @@ def article_markup(article: Article) -> str:
     return _post_form(article.body_html or "")
 
 
+def markup_excess(markup: str) -> str | None:
+    """Why kramdown could not render ``markup`` in bounded time (too many elements, too deep), else None."""
+    elements = len(_START_TAG.findall(markup))
+    if elements > MAX_MARKUP_ELEMENTS:
+        return f"{elements} elements, more than {MAX_MARKUP_ELEMENTS}"
+    if elements > MAX_MARKUP_DEPTH:
+        depth = _nesting_depth(markup)
+        if depth > MAX_MARKUP_DEPTH:
+            return f"nesting depth {depth}, more than {MAX_MARKUP_DEPTH}"
+    return None
+
+
+@dataclass(frozen=True)
+class RenderedPost:
+    """A post file's text; ``bounded`` says why its markup is in the unparsed form (else None)."""
+
+    text: str
+    bounded: str | None = None
+
+
 def render_post(article: Article) -> str:
     """The post file text for ``article``, in the site's layout (see the module docstring)."""
+    return render(article).text
+
+
+def render(article: Article) -> RenderedPost:
+    """``render_post``, and whether the markup had to be written in its bounded form."""
     if not isinstance(article.published_at, datetime):
         raise UnsafePostName(f"article {article.article_id} has no published_at: a post needs a date")
     markup = article_markup(article)
-    lines = ["---", "layout: post", f"title: {yaml_quote(article.title or '')}",
+    bounded = markup_excess(markup)
+    if bounded:
+        # Unparsed by kramdown; the excerpt (the content up to the first blank line, rendered on its own)
+        # would cut the block open, so the post has none.
+        markup = "{::nomarkdown}\n" + _NOMARKDOWN_STOP.sub("{&#58;/", markup) + "\n{:/nomarkdown}\n"
+    tail = [block for block in (_autolink(article.share_url), _footer(article.footer_md)) if block]
+    lines = ["---", "layout: post", front_matter_line("title", article.title or "", double_quoted=True),
              f"date: {_site_time(article.published_at).strftime('%Y-%m-%d %H:%M:%S')} {SITE_OFFSET}"]
     # No category: the line is left out, and Jekyll publishes the post at /YYYY/MM/DD/<id>.html as the
     # mirror did (such a post has no category segment in its URL).
     if article.category:
-        lines.append(f"categories: {yaml_scalar(article.category)}")
+        lines.append(front_matter_line("categories", article.category))
     if article.tags:
-        lines.append(f"tags: {yaml_scalar(article.tags)}")
-    if _LIQUID.search(markup):
+        lines.append(front_matter_line("tags", article.tags))
+    if _LIQUID.search(markup) or any(_LIQUID.search(block) for block in tail):
         lines.append("render_with_liquid: false")
+    if bounded:
+        lines.append('excerpt_separator: ""')
     lines.append("---")
     text = "\n".join(lines) + "\n" + markup
-    tail = [block for block in (_autolink(article.share_url), _footer(article.footer_md)) if block]
     if tail:
-        return text + "\n\n" + "\n\n".join(tail)
+        return RenderedPost(text + ("\n" if bounded else "\n\n") + "\n\n".join(tail), bounded)
     # A post with neither share link nor footer ends with a line break (the site-opening post does).
-    return text if text.endswith("\n") else text + "\n"
+    return RenderedPost(text if text.endswith("\n") else text + "\n", bounded)
+
+
+def front_matter_line(key: str, value: str, *, double_quoted: bool = False) -> str:
+    """``key: value`` as PyYAML writes it for a YAML 1.1 reader that reads Psych's types, on one line.
+
+    PyYAML chooses plain (the site's form for categories and tags) where Psych reads the same string back,
+    else quoted and escaped; ``double_quoted`` (the site's form for titles) asks for double quotes. A value
+    PyYAML would spread over several lines (single-quoted with a line break: its pure-Python emitter writes
+    NEL, LS and PS there as they are, which a reader folds into spaces) is double-quoted, on one.
+    Lone surrogates, which no UTF-8 file can hold, become U+FFFD.
+    """
+    value = _SURROGATE.sub("\ufffd", value)
+    line = _dump_line(key, value, '"' if double_quoted else None)
+    if _YAML_BREAK.search(line, 0, len(line) - 1):
+        line = _dump_line(key, value, '"')
+    return line[:-1]
+
+
+@functools.lru_cache(maxsize=4096)  # categories and tags repeat across posts
+def _dump_line(key: str, value: str, style: str | None) -> str:
+    node = MappingNode(_MAP_TAG, [(ScalarNode(_STR_TAG, key), ScalarNode(_STR_TAG, value, style=style))])
+    line: str = yaml.serialize(node, Dumper=FrontMatterDumper, allow_unicode=True, width=_NO_WRAP)
+    return line
 
 
 def parse_post(text: str) -> dict[str, str | None]:
     """Read a post file back: its front-matter fields, ``body``, ``share_url`` and ``footer_md``.
 
-    Front-matter values are strings as YAML reads them (double-quoted scalars unescaped); a file that does
+    The front matter is read by PyYAML as plain strings, as written (no YAML types: the date stays its
+    text); a value that is not one string, or front matter YAML cannot read, is left out. A file that does
     not start with ``---`` has no front matter, as for Jekyll.
     """
     fields: dict[str, str | None] = {}
@@ -142,11 +289,13 @@ def parse_post(text: str) -> dict[str, str | None]:
         if end == -1 and text.endswith("\n---"):
             end = len(text) - 4
         if end != -1:
-            for line in text[4:end].split("\n"):
-                key, sep, value = line.partition(":")
-                if sep and key.strip():
-                    fields[key.strip()] = yaml_unquote(value.strip())
+            fields.update(_front_matter(text[4:end]))
             content = text[end + 5:]
+    if content.startswith("{::nomarkdown}\n"):
+        stop = content.find("\n{:/nomarkdown}\n")
+        if stop != -1:
+            markup = content[len("{::nomarkdown}\n"):stop].replace("{&#58;/", "{:/")
+            content = markup + "\n" + content[stop + len("\n{:/nomarkdown}\n"):]
     blocks = content.split("\n\n")
     footer = share = None
     if len(blocks) > 1 and all(_FOOTER_LINE.match(line) for line in blocks[-1].split("\n")):
@@ -160,42 +309,28 @@ def parse_post(text: str) -> dict[str, str | None]:
     return fields
 
 
-def yaml_quote(value: str) -> str:
-    """``value`` as a YAML double-quoted scalar that Psych (Jekyll) reads back unchanged."""
-    value = _SURROGATE.sub("\ufffd", value)  # lone surrogates cannot be written as UTF-8 at all
-    return '"' + _YAML_ESCAPE.sub(_yaml_escape_char, value) + '"'
+def _front_matter(block: str) -> dict[str, str]:
+    try:
+        data = yaml.load(block, Loader=_LOADER)  # BaseLoader: strings, lists, maps only
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(key): value for key, value in data.items() if isinstance(value, str)}
 
 
-def yaml_scalar(value: str) -> str:
-    """A plain scalar when YAML reads it back as the same string (the site's form), else double-quoted."""
-    if _PLAIN_SCALAR.fullmatch(value) and value.lower() not in _YAML_KEYWORDS and ": " not in value:
-        return value
-    return yaml_quote(value)
-
-
-def yaml_unquote(value: str) -> str:
-    """The string a YAML scalar as written by ``yaml_quote`` / ``yaml_scalar`` stands for."""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return _YAML_ESCAPE_SEQUENCE.sub(_yaml_unescape, value[1:-1])
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1].replace("''", "'")
-    return value
-
-
-def _yaml_escape_char(match: re.Match[str]) -> str:
-    char = match.group(0)
-    named = _YAML_NAMED_ESCAPES.get(char)
-    if named:
-        return named
-    code = ord(char)
-    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
-
-
-def _yaml_unescape(match: re.Match[str]) -> str:
-    sequence = match.group(1)
-    if sequence[0] in "xuU" and len(sequence) > 1:
-        return chr(int(sequence[1:], 16))
-    return _YAML_UNESCAPES.get(sequence, sequence)
+def _nesting_depth(markup: str) -> int:
+    depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        name = match.group(2).lower()
+        if name in _VOID_ELEMENTS or match.group(0).endswith("/>"):
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _site_time(moment: datetime) -> datetime:

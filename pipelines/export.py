@@ -2,7 +2,9 @@
 
 A post is written only when its text differs from the file already there, so a re-crawl touches no
 file. Counts ``newscrawl/export/written`` and ``newscrawl/export/unchanged``; an article whose id or date
-cannot make a safe file name is counted in ``newscrawl/export/unsafe_name`` and not written.
+cannot make a safe file name is counted in ``newscrawl/export/unsafe_name`` and not written; a post written
+under a marked name (an id too long, invisible characters, a case twin) in ``newscrawl/export/renamed``,
+one whose markup is written unparsed (too deep or large for kramdown) in ``newscrawl/export/bounded``.
 See docs/pipelines.md and docs/export.md.
 """
 
@@ -42,7 +44,7 @@ class ExportPipeline:
             return item
         try:
             if self.writer is None:
-                self.writer = PostWriter(self.posts_dir)
+                self.writer = PostWriter(self.posts_dir, notice=self._notice)
             written = self.writer.write(item)
         except UnsafePostName as error:
             self.stats.inc_value("newscrawl/export/unsafe_name")
@@ -50,3 +52,7 @@ class ExportPipeline:
             return item
         self.stats.inc_value("newscrawl/export/written" if written else "newscrawl/export/unchanged")
         return item
+
+    def _notice(self, kind: str, article: Article, reason: str) -> None:
+        # A post written under a marked name, or with its markup unparsed: the writer logs which and why.
+        self.stats.inc_value(f"newscrawl/export/{kind}")

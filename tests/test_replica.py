@@ -39,7 +39,7 @@ def test_full_snapshot_is_archived_completely_and_faithfully(tmp_path: Path) -> 
         assert rate >= 0.99, (field, rate, result["mismatches"][:5])
     if shutil.which("jekyll"):
         same, total = result["export_identical"]
-        assert total == 165 and same / total >= 0.98, result["export_identical"]
+        assert (same, total) == (165, 165), result["export_identical"]  # every page: issues 20 and 21
 
 
 def test_day_sequence_downloads_only_new_articles_in_full(tmp_path: Path) -> None:
