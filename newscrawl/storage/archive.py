@@ -355,7 +355,7 @@ class Archive:
         # What is a revision is decided in newscrawl.revisions alone: this compares its hashes.
         archived = article_from_row(old)
         article = with_known_origin(article, archived)
-        values = article_values(article)
+        values = article_values(article, connection.dialect.name)
         if not is_revision(archived, old["content_hash"], article, values["content_hash"]):
             changes: dict[str, Any] = {"last_seen_at": last_seen_at}
             # Not content: validators, the dedupe pipeline's findings and the flags may change without a
@@ -364,7 +364,8 @@ class Archive:
             for name in ("etag", "last_modified", "story_id", "simhash"):
                 if values[name] is not None and values[name] != old[name]:
                     changes[name] = values[name]
-            for name in ("origin_status", "origin_html", "content_hash", "flags"):
+            # exact_values follows origin_html when that is what an origin text held (docs/schema.md).
+            for name in ("origin_status", "origin_html", "content_hash", "flags", "exact_values"):
                 if values[name] != old[name]:
                     changes[name] = values[name]
             connection.execute(
