@@ -5,6 +5,11 @@ pipelines (which store through the same ``Archive``). With NEWSCRAWL_INCREMENTAL
 is re-requested with ``If-None-Match`` / ``If-Modified-Since`` and a 304 answer costs no download; a listing
 page that answers 304 gives back the links it had last time. docs/crawling.md describes the rules.
 
+Every database call of a crawl runs on one thread of its own (``in_thread``), in the order the calls are
+made, never on Twisted's reactor thread: a write that waits for another process's lock (SQLite's busy
+timeout is 60 s) holds up the items behind it, not the downloads. A call that waited longer than
+``DB_WAIT_WARNING_S`` is logged once, with how long it waited.
+
 A database that is unavailable or locked costs downloads, never data (docs/reliability.md): the spider's
 look-ups degrade to fetching in full (no validators, a 304 listing fetched again), and the pipelines wait
 for it with ``retry_database`` for up to NEWSCRAWL_DB_RETRY_SECONDS. When it stays away that long the
@@ -13,21 +18,22 @@ state marks it gone, so every later write fails at once instead of waiting again
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.defer import maybe_deferred_to_future
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from twisted.internet.task import deferLater
 
 from newscrawl.storage import Archive
 
@@ -43,6 +49,9 @@ SETTLED_ORIGIN = frozenset({None, "ok", "offsite"})
 # Pauses between attempts at a database that is unavailable or locked, in seconds; the last one repeats
 # until NEWSCRAWL_DB_RETRY_SECONDS have passed.
 DB_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: A database call that took this long (seconds) waited for something, most likely another process's
+#: lock: it is logged as a warning naming the wait. Normal calls take milliseconds.
+DB_WAIT_WARNING_S = 2.0
 
 T = TypeVar("T")
 
@@ -70,6 +79,12 @@ class CrawlState:
     database_gone: bool = False
     _known: dict[str, KnownArticle] | None = field(default=None, repr=False)
     _pages: dict[str, tuple[str | None, str | None]] | None = field(default=None, repr=False)
+    #: Article id -> WARC records of it an earlier run could not write (``warc_page``, ``warc_origin``):
+    #: such an article is fetched in full, so its page and origin answer are kept this time.
+    unwritten_raw: dict[str, set[str]] = field(default_factory=dict)
+    #: The one thread every database call of the crawl runs on, in submission order.
+    _thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db"), repr=False)
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> CrawlState:
@@ -85,21 +100,56 @@ class CrawlState:
         return state
 
     def close(self, **_: Any) -> None:
+        # Calls still queued (a listing being remembered) are done first.
+        self._thread.shutdown(wait=True)
         self.archive.close()
+
+    # -- the database thread ---------------------------------------------------------------------------
+
+    async def in_thread(self, operation: Callable[[], T], what: str) -> T:
+        """``operation()`` run on the database thread, after every call submitted before it."""
+        return await asyncio.wrap_future(self.submit(operation, what))
+
+    def submit(self, operation: Callable[[], T], what: str) -> Future[T]:
+        """Queue ``operation()`` on the database thread without waiting for it."""
+        return self._thread.submit(_timed, operation, what)
+
+    def later(self, operation: Callable[[], object], what: str) -> None:
+        """Queue ``operation()`` on the database thread; the crawl does not wait, a failure is logged."""
+        def done(future: Future[object]) -> None:
+            error = future.exception()
+            if error is not None:
+                logger.error("%s failed: %s", what, _cause(error))
+
+        self.submit(operation, what).add_done_callback(done)
 
     # -- the spider's look-ups: a database problem costs a full download, never a link -------------------
 
-    def article_validators(self, url: str) -> dict[str, str]:
+    async def load(self) -> None:
+        """Read what the spider's incremental decisions need, once, before the first request: validators
+        of every archived article and listing page, and the articles whose raw responses earlier runs
+        could not keep. When the database cannot answer, this run fetches every page in full (logged and
+        counted)."""
+        missing = (await self._look_up(self.archive.missing_outputs, "reading the missing side outputs",
+                                       "raw responses missing from earlier runs are not fetched again"))[1]
+        for article_id, outputs in (missing or {}).items():
+            raw = {output for output in outputs if output.startswith("warc_")}
+            if raw:
+                self.unwritten_raw.setdefault(article_id, set()).update(raw)
         if not self.incremental:
-            return {}
-        if self._known is None:
-            # Left unset when the database is unavailable, so the next article asks again.
-            self._known = self._look_up(self.archive.known_articles, "article pages are fetched in full")[1]
-            if self._known is None:
-                return {}
+            return
+        self._known = (await self._look_up(self.archive.known_articles, "reading the archived articles",
+                                           "article pages are fetched in full"))[1]
+        if self._known is not None:
             logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
+        self._pages = (await self._look_up(self.archive.page_validators, "reading the archived listings",
+                                           "listing pages are fetched in full"))[1]
+
+    def article_validators(self, url: str) -> dict[str, str]:
+        if not self.incremental or self._known is None:
+            return {}
         known = self._known.get(url)
-        if known is None or known.origin_status not in SETTLED_ORIGIN:
+        if known is None or known.origin_status not in SETTLED_ORIGIN or self.unwritten_raw.get(known.article_id):
             return {}
         return _validators(known.etag, known.last_modified)
 
@@ -114,42 +164,47 @@ class CrawlState:
         return published is not None and published < datetime.now(UTC) - timedelta(days=self.recheck_days)
 
     def listing_validators(self, url: str) -> dict[str, str]:
-        if not self.incremental:
+        # Read once per crawl by ``load``, as for articles (a query per listing was a sixth of an
+        # incremental run).
+        if not self.incremental or self._pages is None:
             return {}
-        if self._pages is None:
-            # Once per crawl, as for articles (a query per listing was a sixth of an incremental run); left
-            # unset when the database is unavailable, so the next listing asks again.
-            self._pages = self._look_up(self.archive.page_validators, f"listing {url} is fetched in full")[1]
-            if self._pages is None:
-                return {}
         validators = self._pages.get(url)
         return _validators(*validators) if validators is not None else {}
 
-    def stored_links(self, url: str) -> list[str] | None:
+    async def stored_links(self, url: str) -> list[str] | None:
         """The links recorded with a listing page; None when the database cannot say (fetch it again)."""
-        available, links = self._look_up(lambda: self.archive.page_links(url),
-                                         f"links of {url} unknown, it is fetched again")
+        available, links = await self._look_up(lambda: self.archive.page_links(url), f"reading the links of {url}",
+                                               f"links of {url} unknown, it is fetched again")
         if not available:
             return None
         return links or []
 
     def remember_listing(self, response: Response, links: list[str]) -> None:
+        """Record a listing's validators and links, on the database thread; the crawl does not wait."""
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
-        # Harmless when the database is unavailable: without a record the next run reads the page in full.
-        self._look_up(lambda: self.archive.save_page(
-            response.url,
-            etag=etag.decode("latin-1") if etag else None,
-            last_modified=last_modified.decode("latin-1") if last_modified else None,
-            links=links,
-            status=response.status,
-        ), f"listing {response.url} not remembered")
+        url, status = response.url, response.status
 
-    def _look_up(self, operation: Callable[[], T], consequence: str) -> tuple[bool, T | None]:
+        def save() -> None:
+            # Harmless when the database is unavailable: without a record the next run reads the page in full.
+            try:
+                self.archive.save_page(
+                    url, etag=etag.decode("latin-1") if etag else None,
+                    last_modified=last_modified.decode("latin-1") if last_modified else None,
+                    links=links, status=status)
+            except Exception as error:
+                if not is_unavailable(error):
+                    logger.error("listing %s not remembered: %s", url, _cause(error))
+                    return
+                self._unavailable(f"listing {url} not remembered", error)
+
+        self.submit(save, f"remembering listing {url}")
+
+    async def _look_up(self, operation: Callable[[], T], what: str, consequence: str) -> tuple[bool, T | None]:
         """(True, ``operation()``); or, while the database is unavailable, (False, None), logged with the
         consequence and counted. Any other error propagates."""
         try:
-            return True, operation()
+            return True, await self.in_thread(operation, what)
         except Exception as error:
             if not is_unavailable(error):
                 raise
@@ -178,28 +233,53 @@ class CrawlState:
         raises ``DatabaseUnavailable``.
         """
         deadline = time.monotonic() + self.db_retry_seconds
-        for attempt in range(1, 1_000_000):
+
+        def attempt_unless_given_up(attempt: int) -> T:
+            # On the database thread, both the check and the giving up: a call queued behind the one that
+            # gives up must not write after the run has been judged failed.
             if self.database_gone:
                 raise DatabaseUnavailable(f"{what}: the database was given up earlier in this run")
             try:
                 return operation()
             except Exception as error:
+                if is_unavailable(error) and time.monotonic() + _pause(attempt) > deadline:
+                    self.database_gone = True
+                raise
+
+        for attempt in range(1, 1_000_000):
+            if self.database_gone:
+                raise DatabaseUnavailable(f"{what}: the database was given up earlier in this run")
+            try:
+                return await self.in_thread(partial(attempt_unless_given_up, attempt), what)
+            except Exception as error:
                 if not is_unavailable(error):
                     raise
-                pause = DB_RETRY_PAUSES[min(attempt, len(DB_RETRY_PAUSES)) - 1]
                 self._count(f"{stats_prefix}/retried")
-                if time.monotonic() + pause > deadline:
-                    self.database_gone = True
+                if self.database_gone:
                     raise DatabaseUnavailable(
                         f"{what}: database unavailable for {self.db_retry_seconds:g}s "
                         f"({attempt} attempts): {_cause(error)}") from error
+                pause = _pause(attempt)
                 logger.warning("database unavailable (attempt %d), %s again in %.1fs: %s", attempt, what, pause,
                                _cause(error))
-                # Imported here: importing the reactor installs one, and Scrapy chooses which first.
-                from twisted.internet import reactor
-
-                await maybe_deferred_to_future(deferLater(reactor, pause, lambda: None))
+                # The crawl's reactor runs on asyncio (TWISTED_REACTOR in settings.py).
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+
+def _pause(attempt: int) -> float:
+    return DB_RETRY_PAUSES[min(attempt, len(DB_RETRY_PAUSES)) - 1]
+
+
+def _timed(operation: Callable[[], T], what: str) -> T:
+    """``operation()``, on the database thread; a call that had to wait (a lock) is logged with its wait."""
+    started = time.monotonic()
+    result = operation()
+    waited = time.monotonic() - started
+    if waited >= DB_WAIT_WARNING_S:
+        logger.warning("waited %.1fs for the archive (locked by another process?) while %s; downloads went "
+                       "on meanwhile", waited, what)
+    return result
 
 
 def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:

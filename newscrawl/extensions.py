@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -25,8 +28,10 @@ from scrapy.http import Response, TextResponse
 from twisted.internet import task
 
 from newscrawl.config import DEFAULTS
-from newscrawl.crawlstate import CrawlState
+from newscrawl.crawlstate import CrawlState, is_unavailable
+from newscrawl.logredact import redact
 from newscrawl.runs import RunSummary, summarise
+from newscrawl.urls import article_id_from_url
 from newscrawl.warc import WarcArchive
 
 logger = logging.getLogger(__name__)
@@ -50,26 +55,54 @@ class RunRecordExtension:
         crawler._newscrawl_runs = extension  # type: ignore[attr-defined]
         return extension
 
-    def spider_opened(self, spider: Spider) -> None:
+    async def spider_opened(self, spider: Spider) -> None:
         state = CrawlState.for_crawler(self.crawler)
         settings = self.crawler.settings
         # Passwords are taken out by the archive (logredact.redact_settings), the one place that writes runs.
         recorded: dict[str, Any] = {name: settings.get(name) for name in RECORDED_SETTINGS}
         recorded["spider_args"] = {k: getattr(spider, k) for k in ("only_category", "only_url") if hasattr(spider, k)}
+        # A run that ended while the database was away recorded its end in a file: record it now.
+        pending = unrecorded_runs_file(settings)
+        for run in read_unrecorded_runs(pending, settings.get("NEWSCRAWL_DB_URL")):
+            recorded_late = await state.in_thread(partial(
+                state.archive.finish_run, run["run_id"], run["outcome"], run["counts"],
+                finished_at=datetime.fromisoformat(run["finished_at"]), pid=run["pid"]),
+                "recording the end of an earlier run")
+            if recorded_late:
+                logger.warning("run %d ended while the database was unavailable; recorded now as %s",
+                               run["run_id"], run["outcome"])
         # A run killed before it could record its end is still "running"; say what became of it.
-        for run_id in state.archive.interrupt_stale_runs():
+        for run_id in await state.in_thread(state.archive.interrupt_stale_runs, "recording stale runs"):
             logger.warning("run %d ended without finishing (killed?); recorded as interrupted", run_id)
-        state.run_id = state.archive.start_run(site_url=settings.get("NEWSCRAWL_SITE_URL"), settings=recorded)
+        state.run_id = await state.in_thread(
+            lambda: state.archive.start_run(site_url=settings.get("NEWSCRAWL_SITE_URL"), settings=recorded),
+            "recording the start of the run")
         self.started = time.monotonic()
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
         state = CrawlState.for_crawler(self.crawler)
         assert self.crawler.stats is not None
         self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
-        if state.run_id is not None:
+        run_id, summary = state.run_id, self.summary
+        if run_id is not None:
             # The reason of a run that was not ok is kept with its counts, for `newscrawl stats`.
-            counts = {**self.summary.counts(), **({"reason": self.summary.reason} if self.summary.reason else {})}
-            state.archive.finish_run(state.run_id, self.summary.outcome, counts)  # type: ignore[arg-type]
+            counts = {**summary.counts(), **({"reason": summary.reason} if summary.reason else {})}
+            finished_at = datetime.now(UTC)
+            try:
+                await state.in_thread(lambda: state.archive.finish_run(
+                    run_id, summary.outcome, counts, finished_at=finished_at),  # type: ignore[arg-type]
+                    "recording the end of the run")
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                # Left "running", the next run would call it interrupted: its end is kept in a file instead,
+                # and the next run records it (the database is given up or still away; no point waiting).
+                pending = unrecorded_runs_file(self.crawler.settings)
+                keep_unrecorded_run(pending, self.crawler.settings.get("NEWSCRAWL_DB_URL"), {
+                    "run_id": run_id, "pid": os.getpid(), "outcome": summary.outcome, "counts": counts,
+                    "finished_at": finished_at.isoformat()})
+                logger.error("the end of run %d (%s) could not be recorded, the database is unavailable; kept in "
+                             "%s for the next run to record", run_id, summary.outcome, pending)
         stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
         if stats_file:
             record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
@@ -85,8 +118,59 @@ class RunRecordExtension:
             logger.info("run summary: %s", self.summary.line())
 
 
+def unrecorded_runs_file(settings: Any) -> Path:
+    """Where run ends that could not be recorded wait for the next run: beside the run lock file."""
+    lock_file = Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock")
+    return lock_file.with_name(lock_file.name + ".unrecorded-runs.json")
+
+
+def keep_unrecorded_run(path: Path, db_url: str | None, run: dict[str, Any]) -> None:
+    """Add ``run`` (its id, pid, outcome, counts, finished_at) to the file of unrecorded run ends."""
+    runs = _unrecorded(path)
+    runs.append({"db": redact(db_url or ""), **run})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(runs, default=str, ensure_ascii=False), "utf-8")
+    os.replace(tmp, path)
+
+
+def read_unrecorded_runs(path: Path, db_url: str | None) -> list[dict[str, Any]]:
+    """Take the unrecorded run ends of the archive at ``db_url`` out of the file (others stay)."""
+    runs = _unrecorded(path)
+    if not runs:
+        return []
+    mine = [run for run in runs if run.get("db") == redact(db_url or "")]
+    others = [run for run in runs if run not in mine]
+    if others:
+        path.write_text(json.dumps(others, default=str, ensure_ascii=False), "utf-8")
+    else:
+        path.unlink(missing_ok=True)
+    return mine
+
+
+def _unrecorded(path: Path) -> list[dict[str, Any]]:
+    try:
+        runs = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return []
+    except ValueError:
+        logger.warning("ignoring %s: not the JSON newscrawl writes", path)
+        return []
+    return [run for run in runs if isinstance(run, dict)] if isinstance(runs, list) else []
+
+
 class RawArchiveExtension:
-    KINDS = frozenset({"article", "origin"})
+    """Appends article pages and origin answers to WARC files (NEWSCRAWL_RAW_ARCHIVE).
+
+    A record that cannot be written (a full disk, a folder it may not write to) is gone with its response:
+    it is counted in ``newscrawl/warc/failed``, logged, and recorded in the archive's ``missing_outputs``
+    (``warc_page`` / ``warc_origin``), so that the next run fetches that article page in full, and so its
+    origin answer, even when incremental. A record written for a page recorded missing clears its row.
+    The run that lost records is not ok (newscrawl.runs).
+    """
+
+    #: The kinds of response kept, and the side output (``missing_outputs.output``) each one is.
+    KINDS: ClassVar[dict[str, str]] = {"article": "warc_page", "origin": "warc_origin"}
 
     def __init__(self, directory: Path, crawler: Crawler) -> None:
         self.directory = directory
@@ -107,17 +191,36 @@ class RawArchiveExtension:
         # status the crawl stored from them).
         if kind not in self.KINDS or (kind == "article" and response.status != 200):
             return
-        if self.archive is None:
-            self.archive = WarcArchive(self.directory)
-            logger.info("raw responses go to %s", self.archive.path)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items()
-                   for v in values]
-        # An article page's record names the encoding it was read in (newscrawl.encoding): reparse reads it so.
-        encoding = response.encoding if kind == "article" and isinstance(response, TextResponse) else None
-        self.archive.write(response.url, response.status, _reason(response.status), headers, response.body, kind,
-                           encoding, bool(request.meta.get("newscrawl_encoding_guessed")))
         assert self.crawler.stats is not None
+        article_id = _article_id(request, kind)
+        output = self.KINDS[kind]
+        state = CrawlState.for_crawler(self.crawler)
+        try:
+            if self.archive is None:
+                self.archive = WarcArchive(self.directory)
+                logger.info("raw responses go to %s", self.archive.path)
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items()
+                       for v in values]
+            # An article page's record names the encoding it was read in (newscrawl.encoding): reparse reads it so.
+            encoding = response.encoding if kind == "article" and isinstance(response, TextResponse) else None
+            self.archive.write(response.url, response.status, _reason(response.status), headers, response.body,
+                               kind, encoding, bool(request.meta.get("newscrawl_encoding_guessed")))
+        except OSError as error:
+            self.crawler.stats.inc_value("newscrawl/warc/failed")
+            logger.error("raw response not kept (%s), the next run fetches it again in full: %s", error, response.url)
+            if article_id:
+                state.unwritten_raw.setdefault(article_id, set()).add(output)
+                run_id, reason = state.run_id, str(error)
+                state.later(lambda: state.archive.mark_missing(article_id, output, reason, run_id),
+                             f"recording the missing raw response of {article_id}")
+            return
         self.crawler.stats.inc_value(f"newscrawl/warc/{kind}")
+        missing = state.unwritten_raw.get(article_id or "")
+        if article_id and missing and output in missing:
+            missing.discard(output)
+            state.later(lambda: state.archive.output_written(article_id, output),
+                         f"recording the raw response of {article_id}")
+            self.crawler.stats.inc_value("newscrawl/warc/caught_up")
 
     def spider_closed(self, spider: Spider) -> None:
         if self.archive is not None:
@@ -129,6 +232,14 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def _article_id(request: Request, kind: str) -> str | None:
+    if kind == "origin":
+        article = request.cb_kwargs.get("article")
+        return getattr(article, "article_id", None)
+    # The page the spider asked for, not the last hop of its redirects.
+    return article_id_from_url((request.meta.get("redirect_urls") or [request.url])[0])
 
 
 class ProgressExtension:

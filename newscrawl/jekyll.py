@@ -335,7 +335,12 @@ def _nesting_depth(markup: str) -> int:
 
 def _site_time(moment: datetime) -> datetime:
     # A naive datetime is taken to be site time already (that is what the mirror's pages show).
-    return moment if moment.tzinfo is None else moment.astimezone(SITE_TZ)
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(SITE_TZ)
+    except OverflowError:  # no UTC+8 form (year 10000 there): its own wall clock
+        return moment
 
 
 def _post_form(body_html: str) -> str:

@@ -13,6 +13,8 @@ so an archive rebuilt from the raw pages is the crawl's own (docs/pipelines.md):
 
 from __future__ import annotations
 
+import contextlib
+
 from newscrawl.config import SITE_TZ
 from newscrawl.encoding import GUESSED_FLAG
 from newscrawl.items import Article
@@ -94,7 +96,9 @@ def normalise(article: Article) -> Article:
     if article.body_text is not None:
         article.body_text = article.body_text.strip()
     if article.published_at is not None and article.published_at.tzinfo is not None:
-        article.published_at = article.published_at.astimezone(SITE_TZ)
+        # A time with no UTC+8 form (year 10000 there) keeps its own offset; storage keeps it exactly.
+        with contextlib.suppress(OverflowError):
+            article.published_at = article.published_at.astimezone(SITE_TZ)
     article.content_hash = content_hash(article)
     article.simhash = simhash(article.body_text or article.title or "")
     return article

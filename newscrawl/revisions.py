@@ -66,7 +66,12 @@ def _published(article: Article) -> str:
     moment = article.published_at
     if not isinstance(moment, datetime):
         return ""
-    return (moment if moment.tzinfo is None else moment.astimezone(SITE_TZ)).isoformat()
+    if moment.tzinfo is None:
+        return moment.isoformat()
+    try:
+        return moment.astimezone(SITE_TZ).isoformat()
+    except OverflowError:  # no UTC+8 form (year 10000 there): its own offset
+        return moment.isoformat()
 
 
 #: Each content field and how it is compared.

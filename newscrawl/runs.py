@@ -1,7 +1,8 @@
 """How a crawl run is judged and summed up, from its Scrapy stats (docs/operations.md).
 
 One rule decides both the outcome stored in ``crawl_runs`` and the exit status of ``newscrawl crawl``:
-a run **fails** when an article could not be stored (the database was unavailable), when Scrapy did not
+a run **fails** when an article could not be stored (the database was unavailable), when a post file or
+a raw response (WARC record) could not be written (a full disk: the operator must act), when Scrapy did not
 finish normally, when no listing page of the site could be read (site unreachable), when the site listed
 articles but none could be archived or re-checked, or when more than ``ERROR_RATE_LIMIT`` of its
 requests ended in errors. Otherwise it is ``ok``.
@@ -22,6 +23,8 @@ from typing import Any
 
 ERROR_RATE_LIMIT = 0.2
 # Stats whose suffix is the reason an article was not archived in this run.
+# Stats whose suffix is a flag the archive added to a stored article (docs/schema.md).
+FLAGGED_PREFIX = "newscrawl/store/flagged/"
 DROPPED_PREFIXES = ("newscrawl/spider/dropped/", "newscrawl/validate/dropped/", "newscrawl/dedupe/dropped/")
 
 
@@ -37,6 +40,8 @@ class RunSummary:
     full_downloads: int = 0
     not_modified: int = 0
     duration_s: float = 0.0
+    #: Articles stored with a value the backend could not hold as it was, by flag (kept exactly beside it).
+    flagged: dict[str, int] = field(default_factory=dict)
     outcome: str = "ok"
     reason: str = ""
 
@@ -46,6 +51,7 @@ class RunSummary:
             "dropped": dict(self.dropped), "errors": self.errors, "retries": self.retries,
             "requests": self.requests, "full_downloads": self.full_downloads,
             "not_modified": self.not_modified, "duration_s": round(self.duration_s, 3),
+            "flagged": dict(self.flagged),
         }
 
     def line(self) -> str:
@@ -53,7 +59,10 @@ class RunSummary:
         return (f"{self.outcome}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged; "
                 f"dropped: {dropped}; errors {self.errors}, retries {self.retries}; "
                 f"{self.requests} requests ({self.full_downloads} full, {self.not_modified} not modified); "
-                f"{self.duration_s:.1f}s" + (f" — {self.reason}" if self.reason else ""))
+                f"{self.duration_s:.1f}s"
+                + ("; stored in exact form: " + ", ".join(f"{k} {v}" for k, v in sorted(self.flagged.items()))
+                   if self.flagged else "")
+                + (f" — {self.reason}" if self.reason else ""))
 
 
 def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: float) -> RunSummary:
@@ -67,7 +76,12 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
                 dropped[key[len(prefix):]] = dropped.get(key[len(prefix):], 0) + int(value)
     if get("newscrawl/store/failed"):
         dropped["database_unavailable"] = get("newscrawl/store/failed")
+    if get("newscrawl/store/error"):
+        dropped["store_error"] = get("newscrawl/store/error")
+    flagged = {key[len(FLAGGED_PREFIX):]: int(value) for key, value in stats.items()
+               if key.startswith(FLAGGED_PREFIX)}
     summary = RunSummary(
+        flagged=flagged,
         new=get("newscrawl/store/new"),
         updated=get("newscrawl/store/updated"),
         unchanged=get("newscrawl/store/unchanged") + get("newscrawl/store/seen"),
@@ -90,6 +104,17 @@ def judge(stats: Mapping[str, Any], finish_reason: str | None, summary: RunSumma
         # Checked first: the store pipeline stops the crawl when the database stays away, and this says why.
         return "failed", (f"{not_stored} article(s) could not be stored (database unavailable); "
                           "the next run fetches them again")
+    refused = int(stats.get("newscrawl/store/error", 0) or 0)
+    if refused:
+        return "failed", (f"{refused} article(s) could not be stored (refused by the database, see the log); "
+                          "the next run fetches them again")
+    posts, records = (int(stats.get(f"newscrawl/{name}/failed", 0) or 0) for name in ("export", "warc"))
+    if posts or records:
+        # Every article is archived, but the posts folder or the raw archive lacks some: someone must free
+        # the disk (or mend the folder's permissions), so the run alerts as failed. The archive lists them
+        # (missing_outputs) and later runs write them.
+        return "failed", (f"{posts} post file(s) and {records} raw response(s) could not be written; the "
+                          "archive lists them and the next runs write them (see the log)")
     if finish_reason not in ("finished", None):
         return "failed", f"the crawl stopped early ({finish_reason})"
     listings = int(stats.get("newscrawl/spider/listing_read", 0) or 0) + int(

@@ -69,7 +69,7 @@ _BIT_OF_BYTE = tuple(bytes(byte >> j & 1 for byte in range(256)) for j in range(
 @lru_cache(maxsize=1 << 15)
 def _digest(shingle: str) -> bytes:
     """The bigram's 64-bit hash (8 bytes): computing it is the slow part, and news repeats its words."""
-    return hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+    return hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
 def hamming(a: int, b: int) -> int:
@@ -185,7 +185,7 @@ def _sketch(shingles: frozenset[str]) -> int:
     # every process, which a stored sketch needs (the bound holds for any hash).
     sketch = bytearray(SKETCH_BITS // 8)
     for shingle in shingles:
-        position = zlib.crc32(shingle.encode("utf-8")) & (SKETCH_BITS - 1)
+        position = zlib.crc32(shingle.encode("utf-8", "surrogatepass")) & (SKETCH_BITS - 1)
         sketch[position >> 3] |= 1 << (position & 7)
     return int.from_bytes(sketch, "little")
 

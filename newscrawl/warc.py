@@ -6,11 +6,14 @@ Bodies are stored as received after transfer decoding (Scrapy has already undone
 ``Content-Encoding`` header is dropped and its length is the stored body's. An article page's record also
 names the character encoding the crawl read it in (``WARC-Newscrawl-Encoding``: ``gb18030``, or
 ``big5; guessed`` for a low-confidence detection), so reparse decodes it the same way.
-``iter_responses`` reads every record back, one at a time; ``newscrawl reparse`` uses it. See docs/warc.md.
+``iter_responses`` reads every record back, one at a time; ``newscrawl reparse`` uses it. A record that
+cannot be written (a full disk) is not left half written; the extension records it as missing and the next
+run fetches its page again. See docs/warc.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -50,14 +53,19 @@ class RawResponse:
 
 
 class WarcArchive:
-    """Appends response records to one WARC file per process run."""
+    """Appends response records to one WARC file per process run.
+
+    A record is appended whole or not at all: one that cannot be written whole (a full disk) is cut off
+    again, so the file stays readable to its end and later records still go after it; the caller is told
+    by the ``OSError``.
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.path = directory / f"newscrawl-{stamp}-{os.getpid()}.warc.gz"
-        self._file: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._writer = WARCWriter(self._file, gzip=True)
+        # Unbuffered: each record goes to the file in write() itself, where a failure can be undone.
+        self._file: BinaryIO = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         self.records = 0
 
     def write(self, url: str, status: int, reason: str, headers: list[tuple[str, str]], body: bytes,
@@ -68,14 +76,27 @@ class WarcArchive:
         warc_headers = {"WARC-Newscrawl-Kind": kind}
         if encoding:
             warc_headers[ENCODING_HEADER] = encoding + (_GUESSED if encoding_guessed else "")
-        record = self._writer.create_warc_record(
+        buffer = io.BytesIO()
+        writer = WARCWriter(buffer, gzip=True)
+        record = writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http_headers, warc_headers_dict=warc_headers,
         )
-        self._writer.write_record(record)
-        # Each record is a complete gzip member: flushing after it means a killed crawl loses at most
-        # the record being written, and readers skip a torn tail.
-        self._file.flush()
+        writer.write_record(record)
+        self._append(buffer.getbuffer())
         self.records += 1
+
+    def _append(self, data: memoryview) -> None:
+        # Each record is a complete gzip member written straight to the file: a killed crawl loses at most
+        # the record being written, and readers skip a torn tail.
+        start = os.fstat(self._file.fileno()).st_size
+        try:
+            while data:
+                written = self._file.write(data)
+                data = data[written or 0:]
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.truncate(self._file.fileno(), start)
+            raise
 
     def close(self) -> None:
         self._file.close()

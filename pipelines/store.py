@@ -1,6 +1,8 @@
 """Store: upsert each article into the archive (SQLite or PostgreSQL, through newscrawl.storage).
 
-Counts ``newscrawl/store/new``, ``…/updated``, ``…/unchanged`` and ``…/seen`` (a 304 re-sighting). A
+Counts ``newscrawl/store/new``, ``…/updated``, ``…/unchanged`` and ``…/seen`` (a 304 re-sighting); an
+article with a value the backend cannot hold as it is (docs/schema.md) is stored in its exact form with a
+flag, counted in ``newscrawl/store/flagged/<flag>`` and logged as a warning. A
 database that is unavailable or locked is waited for (``CrawlState.retry_database``: growing pauses that
 do not block the crawl, each counted in ``newscrawl/store/retried``) for up to NEWSCRAWL_DB_RETRY_SECONDS.
 If it stays away that long, the item is dropped as ``database_unavailable`` and counted in
@@ -47,6 +49,7 @@ class StorePipeline:
     async def process_item(self, item: Any) -> Any:
         try:
             if isinstance(item, Article):
+                self._flag_unstorable(item)
                 outcome = await self.state.retry_database(
                     lambda: self.state.archive.upsert_article(item, seen_at=_now(), run_id=self.state.run_id),
                     f"storing {item.url}", "newscrawl/store")
@@ -63,7 +66,25 @@ class StorePipeline:
             logger.error("not stored, the next run fetches it again: %s", error)
             self._stop_crawl()
             raise DropItem(f"database_unavailable: {item.url}") from error
+        except Exception as error:
+            # Any other refusal (a constraint, a value no code path foresaw) must not pass for an ok run:
+            # counted, explained, and the run fails (newscrawl.runs); not archived, it is fetched again.
+            self.stats.inc_value("newscrawl/store/error")
+            logger.error("not stored (%s: %s), the next run fetches it again: %s", type(error).__name__,
+                         " ".join(str(error).split())[:300], item.url)
+            raise DropItem(f"store_error: {item.url}") from error
         return item
+
+    def _flag_unstorable(self, item: Article) -> None:
+        # What the backend cannot hold as it is is stored in its exact form beside it, and said so.
+        flags = self.state.archive.storage_flags(item)
+        for flag in flags:
+            if flag not in item.flags:
+                item.flags.append(flag)
+            self.stats.inc_value(f"newscrawl/store/flagged/{flag}")
+        if flags:
+            logger.warning("stored with flags %s, the exact values kept in exact_values: %s", ", ".join(flags),
+                           item.url)
 
     async def close_spider(self) -> None:
         try:

@@ -164,6 +164,8 @@ class FaultServer(SiteServer):
 
         self._httpd.RequestHandlerClass = Handler
         self._last_request: dict[int, tuple[str, str]] = {}  # per server thread: (host, target)
+        #: (time.monotonic(), host, target) of every request, as it arrived: the server's request log.
+        self.arrivals: list[tuple[float, str, str]] = []
 
     # -- what the site holds ---------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class FaultServer(SiteServer):
 
     def _answer_first(self, host: str, target: str, headers: dict[str, str]) -> Answer | None:
         self._last_request[threading.get_ident()] = (host, target)
+        self.arrivals.append((time.monotonic(), host, target))
         with self._lock:
             rule = next((r for r in self.rules if r.applies(host, target)), None)
             action: Any = rule.action if rule else None
@@ -652,4 +655,9 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 def _reset(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Shut down first: close() alone does not end a connection while a pump thread is blocked reading it
+    # (the kernel keeps the socket for that read), and the database client would wait for ever.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
         sock.close()

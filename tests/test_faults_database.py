@@ -3,6 +3,8 @@ middle of a crawl.
 
 * Locked (or away) for a while: the pipelines wait for it (pauses that do not block the crawl), the
   log and the stats say so, and when it is back nothing that was fetched is missing.
+* Locked for 10 s with the production timeouts (SQLite's 60 s busy timeout, no PostgreSQL lock timeout):
+  the database thread waits, the downloads do not; one warning names the wait.
 * Locked for longer than NEWSCRAWL_DB_RETRY_SECONDS: the crawl stops, the run fails loudly (exit 1,
   ``crawl_runs.outcome = failed``, the reason in the summary), and the next run archives everything.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from conftest import PG_URL
 from crawling import query
 from faults import (
     DEMO_IDS,
+    DEMO_ORIGIN_IDS,
     SITE_HOST,
     CrawlResult,
     DatabaseLock,
@@ -154,3 +158,95 @@ def test_postgres_gone_for_a_while_costs_a_wait_not_an_article(tmp_path: Path) -
     finally:
         relay.close()
         _drop_pg_database(PG_URL, name)
+
+
+LOCK_SECONDS = 10.0
+SLOW_WARNING = re.compile(r"waited (\d+\.\d)s for the archive \(locked by another process\?\) while (.+?); "
+                          r"downloads went on meanwhile")
+
+
+def test_a_lock_held_for_10s_pauses_no_download_and_is_named_once(db_url: str, tmp_path: Path) -> None:
+    # Production timeouts: the crawl child keeps SQLite's 60 s busy timeout and has no PostgreSQL
+    # lock_timeout, so the database call that meets the lock simply waits the 10 s out.
+    lock = DatabaseLock(db_url)
+    held: dict[str, float] = {}
+    released = threading.Event()
+
+    def take_for_a_while() -> None:
+        lock.take()
+        held["from"] = time.monotonic()
+
+        def release() -> None:
+            held["until"] = time.monotonic()
+            lock.release()
+            released.set()
+
+        threading.Timer(LOCK_SECONDS, release).start()
+
+    with FaultServer() as server:
+        on_first_article(server, take_for_a_while)
+        result = start_crawl(server, db_url, tmp_path).finish()
+        assert released.wait(LOCK_SECONDS + 30)
+        arrivals = list(server.arrivals)
+    assert result.returncode == 0 and result.outcome == "ok", result.log[-3000:]
+    # Requests kept flowing while the lock was held: every article page and origin answer of the crawl
+    # was asked for before it was released (on the reactor thread, the first store would have stopped
+    # the crawl for the whole 10 s, and the origin answers would have been asked for after it).
+    during = [target for moment, _, target in arrivals if held["from"] <= moment < held["until"]]
+    fetched = [(host, target) for _, host, target in arrivals
+               if (host == SITE_HOST and ARTICLE_PAGE.match(target) and "/category/" not in target)
+               or "GetNewsText.do" in target]
+    late = [(round(moment - held["from"], 1), target) for moment, host, target in arrivals
+            if (host, target) in fetched and moment >= held["until"]]
+    assert late == [], f"asked for after the lock was released: {late}; while held: {during}"
+    # The origin answers are asked for only once their article pages are parsed: all while the lock was held.
+    origins_during = {t.rsplit("=", 1)[1] for t in during if "GetNewsText.do" in t}
+    assert origins_during == set(DEMO_ORIGIN_IDS), during
+    # Nothing lost, nothing retried, and the wait said once, with its length.
+    assert {k: content(v) for k, v in archived(db_url).items()} == clean_rows()
+    assert result.summary["dropped"] == {} and "newscrawl/store/retried" not in result.stats
+    assert "database unavailable (attempt" not in result.log
+    warnings = SLOW_WARNING.findall(result.log)
+    assert len(warnings) == 1, warnings
+    assert 5.0 <= float(warnings[0][0]) <= LOCK_SECONDS + 1, warnings
+    assert f"WARNING: waited {warnings[0][0]}s for the archive" in result.log
+
+
+def test_an_outage_longer_than_the_retry_window_is_recorded_as_failed_not_interrupted(
+        db_url: str, tmp_path: Path) -> None:
+    # The database goes away at the first article page and stays away until the run has ended, so the run
+    # cannot record its own end: SQLite locked by another client, PostgreSQL cut off (every connection reset).
+    relay: TcpRelay | None = None
+    if make_url(db_url).get_backend_name() == "sqlite":
+        lock = DatabaseLock(db_url)
+        crawl_url, cut, restore = db_url, lock.take, lock.release
+    else:
+        target = make_url(db_url)
+        relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
+        crawl_url = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+        cut, restore = relay.cut, relay.restore
+    try:
+        with FaultServer() as server:
+            on_first_article(server, cut)
+            running = start(server, crawl_url, tmp_path, "-s", "NEWSCRAWL_DB_RETRY_SECONDS=2")
+            try:
+                first = running.finish()
+            finally:
+                restore()
+            second = crawl(server, crawler_db_url(crawl_url), tmp_path)
+    finally:
+        if relay is not None:
+            relay.close()
+    assert first.returncode == 1 and first.outcome == "failed", first.log[-3000:]
+    assert first.stdout.startswith("newscrawl crawl: failed: ")
+    assert re.search(r"the end of run 1 \(failed\) could not be recorded, the database is unavailable; kept in "
+                     r"\S+crawl\.lock\.unrecorded-runs\.json for the next run to record", first.log), first.log[-3000:]
+    # The next run records it as what it was, not as a run that was killed.
+    assert second.returncode == 0 and second.outcome == "ok", second.log[-3000:]
+    assert "run 1 ended while the database was unavailable; recorded now as failed" in second.log
+    assert "recorded as interrupted" not in second.log
+    runs = query(db_url, "SELECT run_id, outcome, dropped FROM crawl_runs ORDER BY run_id")
+    assert [(r["run_id"], r["outcome"]) for r in runs] == [(1, "failed"), (2, "ok")]
+    assert runs[0]["dropped"] == first.summary["dropped"]["database_unavailable"] >= 1
+    assert not (tmp_path / "crawl.lock.unrecorded-runs.json").exists()
+    assert {k: content(v) for k, v in archived(db_url).items()} == clean_rows()

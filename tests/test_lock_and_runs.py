@@ -52,6 +52,13 @@ def test_a_normal_run_is_ok_and_counted() -> None:
     ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 1, "downloader/request_count": 10,
       "log_count/ERROR": 3}, "finished", "3 errors in 10 requests"),
     ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 1}, "shutdown", "stopped early (shutdown)"),
+    # Every article archived, but a side output or one article's store was refused: not ok either.
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 9, "newscrawl/store/error": 1}, "finished",
+     "1 article(s) could not be stored (refused by the database, see the log)"),
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 9, "newscrawl/export/failed": 2}, "finished",
+     "2 post file(s) and 0 raw response(s) could not be written"),
+    ({"newscrawl/spider/listing_read": 1, "newscrawl/store/new": 9, "newscrawl/warc/failed": 3}, "finished",
+     "0 post file(s) and 3 raw response(s) could not be written"),
 ])
 def test_failed_runs_say_why(values: dict[str, int], reason: str, why: str) -> None:
     summary = summarise(values, reason, 1.0)

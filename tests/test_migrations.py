@@ -46,8 +46,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
-    assert head_revision() == "0005_revisions"
+    assert chain == [head_revision(), "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search",
+                     FIRST_REVISION]
+    assert head_revision() == "0006_side_outputs"
 
 
 def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
@@ -79,6 +80,10 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
         # The repository works on the first revision's tables but for the dedupe's sketches (revision
         # 0003), which the newscrawl of that revision did not write: fill it the way its crawl would have.
         monkeypatch.setattr(Archive, "_store_sketch", staticmethod(lambda *args, **kwargs: None))
+        # Nor did it know exact_values (revision 0006): the column is there only while this code fills it.
+        with engine.begin() as connection:
+            for table in ("articles", "article_revisions"):
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN exact_values TEXT"))
         old = Archive(engine)
         run_id = old.start_run("https://finews.withounder.com/", {"NEWSCRAWL_DB_URL": "sqlite:///x"})
         articles = sample_articles()
@@ -89,6 +94,9 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
                            T0 + timedelta(hours=1), run_id)
         old.save_page("https://finews.withounder.com/", '"e"', None, [articles[0].url], 200, T0)
         old.finish_run(run_id, "ok", {"new": len(articles) + len(many), "updated": 1})
+        with engine.begin() as connection:
+            for table in ("articles", "article_revisions"):
+                connection.execute(text(f"ALTER TABLE {table} DROP COLUMN exact_values"))
         before = _snapshot(engine, but=("content_hash",))
         assert len(before["articles"]) == len(articles) + len(many)
         assert len(before["article_revisions"]) == 1
@@ -102,6 +110,11 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
     with Archive.open(db_url) as archive:
         after = _snapshot(archive.engine, but=("content_hash",))
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them
+        assert after.pop("missing_outputs") == []
+        # Revision 0006 adds exact_values last, empty: every value was storable as it was.
+        for table in ("articles", "article_revisions"):
+            assert [row[-1] for row in after[table]] == [None] * len(before[table])
+            after[table] = [row[:-1] for row in after[table]]
         assert after == before
         # Revision 0005 recomputed every content hash: the same articles stored again are unchanged.
         current = [*articles, *many]

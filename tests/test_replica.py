@@ -53,3 +53,42 @@ def test_day_sequence_downloads_only_new_articles_in_full(tmp_path: Path) -> Non
     assert new[3] == 0 and runs[3]["article_200"] == 0
     assert fourth["unchanged"] == third["new"] + third["unchanged"]
     assert result["found"] == result["expected"] and result["duplicates"] == 0 and result["extra"] == 0
+
+
+def faults(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    figures = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "replica_faults.py"), *args, "--replica", str(REPLICA),
+                           "--work", str(tmp_path / "work"), "--json", str(figures)],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 and "cannot mount a tmpfs" in done.stderr:
+        pytest.skip(done.stderr.strip())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result: dict = json.loads(figures.read_text("utf-8"))  # type: ignore[type-arg]
+    return result
+
+
+def test_a_10s_lock_by_another_process_pauses_no_request_of_the_replica_crawl(tmp_path: Path) -> None:
+    result = faults(tmp_path, "lock", "--seconds", "10")
+    assert result["exit"] == 0 and result["outcome"] == "ok"
+    assert result["found"] == result["archived_rows"] == 165 and result["duplicates"] == 0
+    # The server's request log: the crawl went on while the archive was locked, and had nothing left to
+    # ask for when the lock was released (the crawl takes ~6 s; it would have stopped for the whole 10 s).
+    assert result["requests_while_locked"] >= 100 and result["origin_while_locked"] >= 1
+    assert result["requests_after_release"] == 0
+    assert len(result["waits_logged"]) == 1 and result["retries_logged"] == 0
+
+
+def test_a_full_disk_is_caught_up_by_the_next_replica_crawl(tmp_path: Path) -> None:
+    result = faults(tmp_path, "disk")
+    first, second = result["runs"]
+    assert first["exit"] == 1 and first["outcome"] == "failed"
+    assert first["posts_failed"] >= 1 and first["records_failed"] >= 1
+    assert second["exit"] == 0 and second["outcome"] == "ok"
+    assert result["missing_after_second"] == 0
+    assert result["post_files"] == 165 and result["post_files_equal_fresh_export"]
+    assert result["warc_article_pages"] == result["archived_articles"] == 165
+    assert result["warc_article_pages_not_archived"] == 0
+    assert result["warc_origin_answers"] == result["origin_answers_served"] >= 1
+    assert result["found"] == 165 and result["duplicates"] == 0
+    if shutil.which("jekyll"):
+        assert result["export_check"].startswith("identical article pages 165/165")

@@ -590,3 +590,27 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(ArchiveError, match="newer version"):
         Archive.open(url)
+
+
+def test_values_a_backend_cannot_hold_are_kept_exactly_in_revisions_too(archive: Archive) -> None:
+    # A lone surrogate (both backends), NUL (PostgreSQL's text refuses it) and a time with no UTC form:
+    # stored with their stand-ins and flags, read back exactly, and kept so when the article changes.
+    odd_time = datetime(1, 1, 1, 7, tzinfo=CST)  # 0000-12-31T23:00Z: no UTC form
+    first = seed_article(origin_html="<p>\ud800\x00</p>", origin_status="ok", title="标题\x00",
+                         published_at=odd_time)
+    assert archive.upsert_article(first, T0) == "new"
+    stored = archive.get_article(SEED_ID)
+    assert stored is not None
+    assert (stored.origin_html, stored.title, stored.published_at) == ("<p>\ud800\x00</p>", "标题\x00", odd_time)
+    expected_flags = {"unstorable_text", "date_out_of_range"}
+    assert expected_flags <= set(stored.flags)
+    assert archive.upsert_article(seed_article(content_hash="hash-seed-2"), T0 + timedelta(days=1)) == "updated"
+    earlier = archive.revisions(SEED_ID)[0].article
+    assert (earlier.origin_html, earlier.title, earlier.published_at) == ("<p>\ud800\x00</p>", "标题\x00", odd_time)
+    # The new version brought no origin text: the archived one stays, exactly, and flagged; the date is new.
+    current = archive.get_article(SEED_ID)
+    assert current is not None and current.origin_html == "<p>\ud800\x00</p>"
+    assert "unstorable_text" in current.flags and "date_out_of_range" not in current.flags
+    assert archive.storage_flags(first) == (["date_out_of_range", "unstorable_text"])
+    nul_only = seed_article(title="标题\x00")
+    assert archive.storage_flags(nul_only) == (["unstorable_text"] if archive.dialect == "postgresql" else [])

@@ -198,7 +198,7 @@ def _site_date(value: str) -> datetime | None:
         parsed = date_parser.isoparse(value.replace(" ", "T", 1))
     except (ValueError, OverflowError):
         return None
-    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else _in_site_time(parsed)
 
 
 def _offset_date(value: str) -> datetime | None:
@@ -207,7 +207,15 @@ def _offset_date(value: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     # Metadata dates carry their offset (+08:00); one without is site time like the date line.
-    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+    return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else _in_site_time(parsed)
+
+
+def _in_site_time(moment: datetime) -> datetime:
+    # A date at the edge of the calendar (9999-12-31T23:00-05:00) has no UTC+8 form: kept in its own offset.
+    try:
+        return moment.astimezone(SITE_TZ)
+    except OverflowError:
+        return moment
 
 
 @lru_cache(maxsize=1)

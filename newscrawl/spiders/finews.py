@@ -92,6 +92,8 @@ class FinewsSpider(scrapy.Spider):
     # -- what to start with ------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # What the incremental decisions need, read once (off the reactor thread) before the first request.
+        await self.state.load()
         for request in self._start_requests():
             yield request
 
@@ -110,9 +112,9 @@ class FinewsSpider(scrapy.Spider):
 
     # -- listings: the root, /emnews/, the feed, category pages ------------------------------------
 
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request | ArticleSeen]:
+    async def parse_listing(self, response: Response) -> AsyncIterator[scrapy.Request | ArticleSeen]:
         if response.status == 304:
-            stored = self.state.stored_links(response.url)
+            stored = await self.state.stored_links(response.url)
             if stored is None:
                 # The archive cannot say what the page linked to: read it again rather than lose its links.
                 yield self._listing_request(response.url, conditional=False)
@@ -123,7 +125,8 @@ class FinewsSpider(scrapy.Spider):
             links = parse_listing_links(response.text, response.url)
             self.crawler.stats.inc_value("newscrawl/spider/listing_read")
             self.state.remember_listing(response, links)
-        yield from self._follow(links, response.url, listing_unchanged=response.status == 304)
+        for followed in self._follow(links, response.url, listing_unchanged=response.status == 304):
+            yield followed
 
     def _follow(self, hrefs: list[str], base_url: str,
                 listing_unchanged: bool = False) -> Iterator[scrapy.Request | ArticleSeen]:

@@ -60,15 +60,27 @@ from newscrawl.storage.migrate import (
 )
 from newscrawl.storage.models import (
     CONTENT_COLUMNS,
+    OUTPUTS,
     RUN_OUTCOMES,
     ArticleRevisionRow,
     ArticleRow,
     CrawlRunRow,
+    MissingOutputRow,
     PageRow,
     StorySketchRow,
 )
 from newscrawl.storage.search import SearchHit
-from newscrawl.storage.types import AwareDateTime, to_site_time
+from newscrawl.storage.types import (
+    REPLACEMENT,
+    STORABLE_EARLIEST,
+    STORABLE_LATEST,
+    AwareDateTime,
+    exact_json,
+    from_exact_json,
+    storable_datetime,
+    to_site_time,
+    unstorable_characters,
+)
 from newscrawl.stories import SKETCH_BITS, SKETCH_VERSION, StorySketch, story_sketch
 
 #: How long opening an archive waits for another process that holds a new SQLite file's lock.
@@ -84,6 +96,7 @@ REVISIONS: Table = cast(Table, ArticleRevisionRow.__table__)
 RUNS: Table = cast(Table, CrawlRunRow.__table__)
 PAGES: Table = cast(Table, PageRow.__table__)
 SKETCHES: Table = cast(Table, StorySketchRow.__table__)
+MISSING: Table = cast(Table, MissingOutputRow.__table__)
 
 _UINT64 = 1 << 64
 _INT64_MAX = (1 << 63) - 1
@@ -329,7 +342,7 @@ class Archive:
     def _store(
         self, connection: Connection, article: Article, seen_at: datetime, run_id: int | None
     ) -> UpsertOutcome:
-        values = article_values(article)
+        values = article_values(article, connection.dialect.name)
         # Insert first: a crawl stores mostly new articles, and then this one statement is the whole upsert.
         first = {**values, "first_seen_at": seen_at, "last_seen_at": seen_at, "changed_at": seen_at, "revision": 1}
         if _insert_new(connection, ARTICLES, first, key=("article_id",)):
@@ -342,7 +355,7 @@ class Archive:
         # What is a revision is decided in newscrawl.revisions alone: this compares its hashes.
         archived = article_from_row(old)
         article = with_known_origin(article, archived)
-        values = article_values(article)
+        values = article_values(article, connection.dialect.name)
         if not is_revision(archived, old["content_hash"], article, values["content_hash"]):
             changes: dict[str, Any] = {"last_seen_at": last_seen_at}
             # Not content: validators, the dedupe pipeline's findings and the flags may change without a
@@ -351,7 +364,8 @@ class Archive:
             for name in ("etag", "last_modified", "story_id", "simhash"):
                 if values[name] is not None and values[name] != old[name]:
                     changes[name] = values[name]
-            for name in ("origin_status", "origin_html", "content_hash", "flags"):
+            # exact_values follows origin_html when that is what an origin text held (docs/schema.md).
+            for name in ("origin_status", "origin_html", "content_hash", "flags", "exact_values"):
                 if values[name] != old[name]:
                     changes[name] = values[name]
             connection.execute(
@@ -383,7 +397,18 @@ class Archive:
         if replace and sketch is None:
             connection.execute(SKETCHES.delete().where(SKETCHES.c.article_id == article.article_id))
         if sketch is not None:
-            _upsert(connection, SKETCHES, sketch_values(article.article_id, sketch), key=("article_id",))
+            values = sketch_values(article.article_id, sketch)
+            # Derived data, only compared: a character the backend cannot hold becomes U+FFFD here.
+            unstorable = unstorable_characters(connection.dialect.name)
+            for name in ("digest", "numbers"):
+                if isinstance(values[name], str):
+                    values[name] = unstorable.sub(REPLACEMENT, values[name])
+            _upsert(connection, SKETCHES, values, key=("article_id",))
+
+    def storage_flags(self, article: Article) -> list[str]:
+        """The flags storing ``article`` adds on this backend: ``unstorable_text`` (a text held a character
+        the backend cannot), ``date_out_of_range`` (docs/schema.md, "Values a backend cannot hold")."""
+        return storage_flags(article, self.dialect)
 
     def mark_seen(self, article_id: str, seen_at: datetime) -> bool:
         """Move ``last_seen_at`` of an archived, unchanged article; False if it is not archived."""
@@ -468,9 +493,9 @@ class Archive:
         per article and gets ~180 ids for the 20,000-post benchmark site. Empty without a publication time.
         """
         published = article.published_at
-        if published is None:
-            return []
-        parameters = {"earliest": published - window, "latest": published + window}
+        if published is None or not storable_datetime(published):
+            return []  # an out-of-range time is stored as NULL: no post is near it
+        parameters = {"earliest": _shifted(published, -window), "latest": _shifted(published, window)}
         with self._read() as connection:
             return list(connection.execute(_published_near_statement(), parameters).scalars().all())
 
@@ -619,6 +644,35 @@ class Archive:
         with self._engine.begin() as connection:
             _upsert(connection, PAGES, values, key=("url",))
 
+    # -- side outputs a run could not write -----------------------------------------------------------
+
+    def mark_missing(self, article_id: str, output: str, reason: str | None, run_id: int | None = None) -> None:
+        """Record that ``output`` (``post``, ``warc_page``, ``warc_origin``) of ``article_id`` could not be
+        written; a row already there keeps its ``since`` and first run, and takes the latest reason."""
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown side output {output!r}: one of {', '.join(OUTPUTS)}")
+        values = {"article_id": article_id, "output": output, "since": _now(), "run_id": run_id, "reason": reason}
+        with self._engine.begin() as connection:
+            _upsert(connection, MISSING, values, key=("article_id", "output"), keep=("since", "run_id"))
+
+    def output_written(self, article_id: str, output: str) -> bool:
+        """Forget that ``output`` of ``article_id`` was missing; True if it was."""
+        with self._engine.begin() as connection:
+            result = connection.execute(MISSING.delete().where(
+                (MISSING.c.article_id == article_id) & (MISSING.c.output == output)))
+            return bool(result.rowcount)
+
+    def missing_outputs(self, output: str | None = None) -> dict[str, set[str]]:
+        """The side outputs still missing, as article id -> outputs (only ``output`` when given)."""
+        statement = select(MISSING.c.article_id, MISSING.c.output)
+        if output is not None:
+            statement = statement.where(MISSING.c.output == output)
+        found: dict[str, set[str]] = {}
+        with self._read() as connection:
+            for article_id, kind in connection.execute(statement):
+                found.setdefault(article_id, set()).add(kind)
+        return found
+
     # -- crawl runs -----------------------------------------------------------------------------------
 
     def start_run(self, site_url: str, settings: Mapping[str, Any]) -> int:
@@ -633,17 +687,27 @@ class Archive:
             run_id = connection.execute(RUNS.insert().values(values).returning(RUNS.c.run_id)).scalar_one()
         return int(run_id)
 
-    def finish_run(self, run_id: int, outcome: RunOutcome, counts: Mapping[str, Any]) -> None:
+    def finish_run(self, run_id: int, outcome: RunOutcome, counts: Mapping[str, Any], *,
+                   finished_at: datetime | None = None, pid: int | None = None) -> bool:
         """Record how a run ended. ``counts``: new/updated/unchanged/dropped/errors (a number, or for
-        ``dropped`` a mapping of reason to number) and anything else worth keeping, all kept as JSON."""
+        ``dropped`` a mapping of reason to number) and anything else worth keeping, all kept as JSON.
+
+        With ``pid``, a late record of a run that could not record its own end: written only if the run
+        is still ``running`` and was started by that process; returns whether it was written.
+        """
         if outcome not in RUN_OUTCOMES or outcome == "running":
             raise ValueError(f"a run ends as one of ok, failed, interrupted, not {outcome!r}")
         values: dict[str, Any] = {name: _count(counts.get(name)) for name in RUN_COUNT_COLUMNS}
-        values.update(finished_at=_now(), outcome=outcome, counts=_jsonable(counts))
+        values.update(finished_at=to_site_time(finished_at) if finished_at is not None else _now(),
+                      outcome=outcome, counts=_jsonable(counts))
+        statement = update(RUNS).where(RUNS.c.run_id == run_id)
+        if pid is not None:
+            statement = statement.where(RUNS.c.outcome == "running", RUNS.c.pid == pid)
         with self._engine.begin() as connection:
-            result = connection.execute(update(RUNS).where(RUNS.c.run_id == run_id).values(values))
-            if result.rowcount == 0:
+            result = connection.execute(statement.values(values))
+            if result.rowcount == 0 and pid is None:
                 raise ArchiveError(f"there is no crawl run {run_id}")
+            return bool(result.rowcount)
 
     def interrupt_stale_runs(self) -> list[int]:
         """Mark as ``interrupted`` the runs of this host still ``running`` whose process is gone
@@ -783,8 +847,50 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], key:
     return statement.on_conflict_do_nothing(index_elements=list(key))
 
 
-def article_values(article: Article) -> dict[str, Any]:
-    """The column values of ``article`` (without the seen-at times and revision)."""
+#: The text fields of an article, as stored in columns of the same names.
+TEXT_FIELDS = ("article_id", "info_code", "url", "share_url", "category", "publisher", "title", "summary",
+               "body_html", "body_text", "origin_html", "origin_status", "source", "tags", "footer_md",
+               "etag", "last_modified")
+_EXACT_DATETIMES = frozenset({"published_at"})
+#: Flags of an article some of whose values this backend could not hold as they were (docs/schema.md).
+UNSTORABLE_TEXT, DATE_OUT_OF_RANGE = "unstorable_text", "date_out_of_range"
+
+
+def unstorable_fields(article: Article, dialect: str) -> dict[str, str]:
+    """The fields of ``article`` that ``dialect`` cannot hold as they are, each with its flag."""
+    unstorable = unstorable_characters(dialect)
+    found = {name: UNSTORABLE_TEXT for name in TEXT_FIELDS
+             if isinstance(value := getattr(article, name), str) and unstorable.search(value)}
+    if article.published_at is not None and not storable_datetime(article.published_at):
+        found["published_at"] = DATE_OUT_OF_RANGE
+    return found
+
+
+def storage_flags(article: Article, dialect: str) -> list[str]:
+    """The flags the archive adds to ``article`` on ``dialect`` (``unstorable_text``, ``date_out_of_range``)."""
+    return sorted(set(unstorable_fields(article, dialect).values()))
+
+
+def article_values(article: Article, dialect: str = "sqlite") -> dict[str, Any]:
+    """The column values of ``article`` on ``dialect`` (without the seen-at times and revision).
+
+    A value the backend cannot hold goes into the column in its stand-in form (unstorable characters
+    replaced by U+FFFD, an out-of-range time NULL), exactly into ``exact_values``, and its flag into
+    ``flags`` (docs/schema.md, "Values a backend cannot hold").
+    """
+    values = _plain_values(article)
+    unstorable = unstorable_fields(article, dialect)
+    if unstorable:
+        pattern = unstorable_characters(dialect)
+        for name in unstorable:
+            values[name] = None if name in _EXACT_DATETIMES else pattern.sub(REPLACEMENT, getattr(article, name))
+        values["exact_values"] = exact_json({name: getattr(article, name) for name in unstorable})
+        values["flags"] = [*values["flags"], *(f for f in sorted(set(unstorable.values())) if f not in values["flags"])]
+    return values
+
+
+def _plain_values(article: Article) -> dict[str, Any]:
+    published = article.published_at
     return {
         "article_id": article.article_id,
         "info_code": article.info_code,
@@ -794,7 +900,7 @@ def article_values(article: Article) -> dict[str, Any]:
         "publisher": article.publisher,
         "title": article.title,
         # Checked here, not only in the column type, so that a naive datetime fails with a plain ValueError.
-        "published_at": to_site_time(article.published_at) if article.published_at is not None else None,
+        "published_at": to_site_time(published) if published is not None and storable_datetime(published) else None,
         "summary": article.summary,
         "body_html": article.body_html,
         "body_text": article.body_text,
@@ -809,12 +915,13 @@ def article_values(article: Article) -> dict[str, Any]:
         "flags": list(article.flags),
         "etag": article.etag,
         "last_modified": article.last_modified,
+        "exact_values": None,
     }
 
 
 def article_from_row(row: RowMapping) -> Article:
-    """An ``Article`` from a row of ``articles`` or ``article_revisions``."""
-    return Article(
+    """An ``Article`` from a row of ``articles`` or ``article_revisions``, with its exact values."""
+    article = Article(
         article_id=row["article_id"], url=row["url"], title=row["title"], published_at=row["published_at"],
         category=row["category"], tags=row["tags"], publisher=row["publisher"], summary=row["summary"],
         source=row["source"], share_url=row["share_url"], info_code=row["info_code"],
@@ -823,6 +930,11 @@ def article_from_row(row: RowMapping) -> Article:
         story_id=row.get("story_id"), simhash=row["simhash"], etag=row["etag"],
         last_modified=row["last_modified"], flags=list(row["flags"] or []),
     )
+    exact = row.get("exact_values")
+    if exact:
+        for name, value in from_exact_json(exact, _EXACT_DATETIMES).items():
+            setattr(article, name, value)
+    return article
 
 
 def _signed(simhash: int | None) -> int | None:
@@ -835,6 +947,17 @@ def _signed(simhash: int | None) -> int | None:
     return simhash - _UINT64 if simhash > _INT64_MAX else simhash
 
 
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or the bound of the storable range it would pass."""
+    try:
+        shifted = moment + delta
+    except OverflowError:
+        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
+    if not storable_datetime(shifted):
+        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
+    return shifted
 
 
 def _lock_key(article_id: str) -> int:

@@ -65,7 +65,17 @@ def create_archive_engine(db_url: str | URL, *, create: bool = True) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, create)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
+        engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
+
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+            # psycopg hands timestamptz values back in the session's zone: in UTC every time the archive
+            # stores (docs/schema.md, "Values a backend cannot hold") has a form Python can hold.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.commit()
+
+        return engine
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 

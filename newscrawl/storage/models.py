@@ -66,6 +66,8 @@ class ArticleRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
     changed_at: Mapped[datetime] = mapped_column(AwareDateTime)
     revision: Mapped[int] = mapped_column(Integer)
+    # The exact values of the fields this backend could not hold as they were (revision 0006).
+    exact_values: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleRevisionRow(Base):
@@ -101,6 +103,7 @@ class ArticleRevisionRow(Base):
     seen_until: Mapped[datetime] = mapped_column(AwareDateTime)
     replaced_at: Mapped[datetime] = mapped_column(AwareDateTime)
     run_id: Mapped[int | None] = mapped_column(Integer)
+    exact_values: Mapped[str | None] = mapped_column(Text)
 
 
 class StorySketchRow(Base):
@@ -160,9 +163,26 @@ class PageRow(Base):
     status: Mapped[int] = mapped_column(Integer)
 
 
+class MissingOutputRow(Base):
+    """A side output of an archived article that could not be written (revision 0006): its post file in
+    NEWSCRAWL_POSTS_DIR, or its raw response in the WARC files. Later runs write it, then delete the row."""
+
+    __tablename__ = "missing_outputs"
+
+    article_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    output: Mapped[str] = mapped_column(String(16), primary_key=True)
+    since: Mapped[datetime] = mapped_column(AwareDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+#: The side outputs ``missing_outputs`` tracks: a post file, the article page's WARC record, the origin
+#: answer's WARC record.
+OUTPUTS = ("post", "warc_page", "warc_origin")
+
 #: The columns that make up an article's content and its crawl metadata: what a revision keeps.
 CONTENT_COLUMNS: tuple[str, ...] = (
     "info_code", "url", "share_url", "category", "publisher", "title", "published_at", "summary",
     "body_html", "body_text", "origin_html", "origin_status", "source", "tags", "footer_md",
-    "content_hash", "simhash", "flags", "etag", "last_modified",
+    "content_hash", "simhash", "flags", "etag", "last_modified", "exact_values",
 )

@@ -5,11 +5,19 @@ datetime type, so there it is ISO 8601 text in the site's own offset, ``+08:00``
 precision (``2022-02-14T15:11:07.000000+08:00``, 32 characters): every value has the same width and the
 same offset, so comparing the text compares the times, and ``ORDER BY`` / ``BETWEEN`` / indexes on these
 columns are correct without any function. Both backends hand back aware datetimes in UTC+8.
+
+What a backend cannot hold is kept losslessly beside it (docs/schema.md, "Values a backend cannot hold"):
+``unstorable_characters`` finds the characters a backend's text cannot hold (lone surrogates on both,
+NUL on PostgreSQL), ``storable_datetime`` tells a time both backends can hold (one whose instant has a
+UTC and a UTC+8 form within years 1 to 9999), and ``exact_json`` / ``from_exact_json`` are the ASCII-only
+JSON form in which the exact values are stored instead.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import JSON, String
@@ -19,8 +27,49 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: The site's time zone: every post is dated in UTC+8 (China Standard Time, no daylight saving).
 SITE_TZ = timezone(timedelta(hours=8))
-_SQLITE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 SQLITE_DATETIME_WIDTH = 32
+#: Characters no backend's text holds: lone surrogates (UTF-8, which both use, cannot encode them). JSON
+#: text may carry them as ``\ud800`` escapes, so an origin answer can.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: PostgreSQL text cannot hold NUL either; SQLite can.
+_POSTGRES_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: What an unstorable character becomes in the column itself (the exact text is kept beside it).
+REPLACEMENT = "\ufffd"
+
+
+def unstorable_characters(dialect: str) -> re.Pattern[str]:
+    """The characters the text columns of ``dialect`` cannot hold."""
+    return _POSTGRES_UNSTORABLE if dialect == "postgresql" else _SURROGATES
+
+
+#: The first and last instants both backends hold (see ``storable_datetime``).
+STORABLE_EARLIEST = datetime(1, 1, 1, tzinfo=UTC).astimezone(SITE_TZ)
+STORABLE_LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=SITE_TZ)
+
+
+def storable_datetime(value: datetime) -> bool:
+    """Whether both backends can store ``value`` and give it back: its instant has a UTC form (what
+    PostgreSQL's driver reads) and a UTC+8 form (what the archive answers in) within years 1 to 9999."""
+    try:
+        value.astimezone(UTC)
+        value.astimezone(SITE_TZ)
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def exact_json(values: dict[str, Any]) -> str:
+    """``values`` as ASCII-only JSON: lone surrogates and NUL as JSON escapes, datetimes in ISO 8601
+    with their own offset. Any backend's text column holds it, and ``from_exact_json`` gives them back."""
+    return json.dumps({name: value.isoformat() if isinstance(value, datetime) else value
+                       for name, value in values.items()}, ensure_ascii=True, sort_keys=True)
+
+
+def from_exact_json(text: str, datetime_fields: frozenset[str]) -> dict[str, Any]:
+    """The values ``exact_json`` stored; the ``datetime_fields`` among them as aware datetimes."""
+    values: dict[str, Any] = json.loads(text)
+    return {name: datetime.fromisoformat(value) if name in datetime_fields and isinstance(value, str) else value
+            for name, value in values.items()}
 
 
 def to_site_time(value: datetime) -> datetime:
@@ -32,11 +81,10 @@ def to_site_time(value: datetime) -> datetime:
 
 def sqlite_datetime_text(value: datetime) -> str:
     """The fixed-width text form of ``value`` on SQLite (see the module docstring)."""
-    text = to_site_time(value).strftime(_SQLITE_FORMAT)
-    # strftime writes the offset as +0800; ISO 8601 extended form (+08:00) is what SQLite's own date
-    # functions and Datasette understand.
-    text = f"{text[:-2]}:{text[-2:]}"
-    if len(text) != SQLITE_DATETIME_WIDTH:  # years before 1000 or after 9999 would break text ordering
+    # isoformat writes four-digit years (0001, not 1 as strftime's %Y does) and the ISO 8601 extended
+    # offset (+08:00), which SQLite's own date functions and Datasette understand.
+    text = to_site_time(value).isoformat(timespec="microseconds")
+    if len(text) != SQLITE_DATETIME_WIDTH:
         raise ValueError(f"datetime {value!r} is out of the range the archive stores")
     return text
 
