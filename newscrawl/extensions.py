@@ -1,7 +1,9 @@
 """Scrapy extensions of newscrawl: run records, raw-page archiving and progress lines.
 
 * ``RunRecordExtension`` writes a ``crawl_runs`` row when the spider opens and completes it when it
-  closes, with the outcome, counts and reason of newscrawl.runs, and logs the run's summary line last.
+  closes, with the outcome, counts and reason of newscrawl.runs, the field coverage and what the monitors of
+  newscrawl.monitors found (a degraded run), writes the metrics file (newscrawl.metrics) with
+  NEWSCRAWL_METRICS_FILE, and logs the run's summary line last.
 * ``RawArchiveExtension`` (NEWSCRAWL_RAW_ARCHIVE) appends article pages and origin answers to WARC files.
 * ``ProgressExtension`` logs one progress line every NEWSCRAWL_PROGRESS_INTERVAL seconds.
 * ``ConditionalAutoThrottle`` is Scrapy's AutoThrottle, also learning from 304 answers.
@@ -66,10 +68,18 @@ class RunRecordExtension:
         state = CrawlState.for_crawler(self.crawler)
         assert self.crawler.stats is not None
         self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
+        coverage = self._monitor(spider, state)
         if state.run_id is not None:
             # The reason of a run that was not ok is kept with its counts, for `newscrawl stats`.
             counts = {**self.summary.counts(), **({"reason": self.summary.reason} if self.summary.reason else {})}
-            state.archive.finish_run(state.run_id, self.summary.outcome, counts)  # type: ignore[arg-type]
+            state.archive.finish_run(state.run_id, self.summary.outcome, counts,  # type: ignore[arg-type]
+                                     coverage=coverage, reasons=self.summary.explanation())
+        metrics_file = self.crawler.settings.get("NEWSCRAWL_METRICS_FILE")
+        if metrics_file:
+            from newscrawl.metrics import write_run_metrics
+
+            write_run_metrics(Path(metrics_file), self.summary, coverage, state.archive,
+                              self.crawler.settings.get("NEWSCRAWL_WARC_DIR"))
         stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
         if stats_file:
             record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
@@ -83,6 +93,19 @@ class RunRecordExtension:
         # summary line as `newscrawl crawl` prints.
         if self.summary is not None:
             logger.info("run summary: %s", self.summary.line())
+
+    def _monitor(self, spider: Spider, state: CrawlState) -> dict[str, Any] | None:
+        """Run the monitors (a degraded run); the run's field coverage as stored, None if unknown."""
+        from newscrawl.monitors import assess_run
+
+        assert self.summary is not None
+        try:
+            assessment = assess_run(self.crawler, spider, state.archive, self.summary.new)
+        except Exception as error:  # the run's record matters more than its monitors
+            logger.error("the run's monitors could not run: %s: %s", type(error).__name__, error)
+            return None
+        self.summary.degrade([reason.line() for reason in assessment.reasons])
+        return assessment.coverage.as_json()
 
 
 class RawArchiveExtension:
