@@ -272,6 +272,13 @@ SETTINGS: tuple[Setting, ...] = (
         kind="path",
     ),
     Setting(
+        "NEWSCRAWL_MONITOR_ACTIONS",
+        None,
+        "comma-separated import paths of Spidermon actions to run when a run is degraded (e.g. Spidermon's Slack "
+        "or e-mail notifiers, configured by their SPIDERMON_* settings)",
+        kind="import_paths",
+    ),
+    Setting(
         "NEWSCRAWL_MONITOR_RISE",
         "0.2",
         "a run is degraded when a field's fallback-or-missing share, or the origin's failure share, is more than "

@@ -5,7 +5,9 @@ drops. A run they find wrong is **degraded** (docs/operations.md, "Monitoring").
   each of its fields came from (``newscrawl.coverage``), from the item's own values and parser flags: no
   pipeline changes.
 * ``RunMonitorSuite`` is a Spidermon ``MonitorSuite``: one monitor per rule of ``newscrawl.health``, each a
-  unittest-style test whose failure message is the reason's line; its failed action logs them.
+  unittest-style test whose failure message is the reason's line; its failed action logs them, and the
+  Spidermon actions named in NEWSCRAWL_MONITOR_ACTIONS (Slack, e-mail, …: Spidermon's own or yours) run
+  too, with the run's ``reasons`` in their data.
 * ``assess_run`` gathers a run's evidence (its stats, its coverage, the archive's earlier runs), runs the
   suite and returns the reasons; ``RunRecordExtension`` calls it when the spider closes, so the outcome
   stored in ``crawl_runs`` and the exit status of ``newscrawl crawl`` say degraded.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.utils.misc import load_object
 from spidermon import Action, Monitor, MonitorRunner, MonitorSuite, monitors
 
 from newscrawl import health
@@ -162,10 +165,14 @@ def assess_run(crawler: Crawler, spider: Spider, archive: Archive, summary_new: 
         evidence.last_new_article_at = archive.last_new_article_at()
         evidence.newest_urls = archive.newest_urls(2)
     reasons: list[health.Reason] = []
-    runner = MonitorRunner()
-    result = runner.run(RunMonitorSuite(crawler=crawler), stats=stats, crawler=crawler, spider=spider,
-                        evidence=evidence, history=history, thresholds=thresholds, reasons=reasons)
+    actions = [load_object(path) for path in settings.getlist("NEWSCRAWL_MONITOR_ACTIONS")]
+    suite = RunMonitorSuite(crawler=crawler, monitors_failed_actions=actions)
+    result = MonitorRunner().run(suite, stats=stats, crawler=crawler, spider=spider, evidence=evidence,
+                                 history=history, thresholds=thresholds, reasons=reasons)
     for item in result.monitors_failed_results:
         if item.status == "ERROR":  # a monitor that crashed: a bug, not a verdict on the run
             logger.error("monitor %s could not run: %s", item.item.name, item.error)
+    for item in result.monitors_failed_action_results:
+        if item.status == "ERROR":
+            logger.error("monitor action %s failed: %s", item.item.name, item.error)
     return Assessment(coverage=coverage, reasons=reasons)

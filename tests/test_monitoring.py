@@ -26,6 +26,7 @@ from newscrawl.parsers import parse_article
 from newscrawl.storage import Archive
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+TESTS = Path(__file__).resolve().parent
 URLS = [f"http://finews.withounder.com/a/2022/03/01/{n}.html" for n in range(4)]
 
 
@@ -229,12 +230,16 @@ def metrics(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return samples
 
 
-def test_half_the_date_lines_changing_form_makes_the_run_degraded(db_url: str, tmp_path: Path) -> None:
+def test_half_the_date_lines_changing_form_makes_the_run_degraded(
+        db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     chosen = posts(6) + with_theme(posts(6, first=6), "date_changed")
     build_site(tmp_path, chosen)
     metrics_file = tmp_path / "metrics" / "newscrawl.prom"
+    action_file = tmp_path / "action.txt"
     with serve(tmp_path) as server:
-        result = crawl(server, db_url, tmp_path, env={"NEWSCRAWL_METRICS_FILE": str(metrics_file)})
+        result = crawl(server, db_url, tmp_path, "-s", f"TEST_ACTION_FILE={action_file}",
+                       env={"NEWSCRAWL_METRICS_FILE": str(metrics_file), "PYTHONPATH": str(TESTS),
+                            "NEWSCRAWL_MONITOR_ACTIONS": "monitor_action.WriteReasons"})
     assert result.returncode == 3, result.stdout + result.stderr[-2000:]
     printed = result.stdout.strip().splitlines()
     assert printed[0].startswith("newscrawl crawl: degraded: 12 new, 0 updated")
@@ -243,6 +248,8 @@ def test_half_the_date_lines_changing_form_makes_the_run_degraded(db_url: str, t
     reason = printed[1]
     assert reason.startswith("newscrawl crawl: degraded: published_at: from a fallback or missing in 50% "
                              "of 12 articles (before: no history yet, limit 20%); e.g. ")
+    # The Spidermon action named in NEWSCRAWL_MONITOR_ACTIONS ran, with the same reason.
+    assert action_file.read_text("utf-8") == reason.removeprefix("newscrawl crawl: degraded: ") + "\n"
     examples = re.findall(r"http://\S+?\.html", reason)
     assert len(examples) == 2 and {SITE_URL.rstrip("/") + p.path for p in chosen[6:]} >= set(examples)
     # Every article is archived all the same, with its right date.
@@ -266,15 +273,31 @@ def test_half_the_date_lines_changing_form_makes_the_run_degraded(db_url: str, t
     assert ("newscrawl_last_success_timestamp_seconds", ()) not in samples  # no ok run yet
     assert not list(metrics_file.parent.glob("*.tmp*"))  # written through a temporary file, renamed
     assert main(["check", "--db", db_url]) == 3
+    capsys.readouterr()
+    # newscrawl stats shows the coverage and the reason.
+    assert main(["stats", "--db", db_url]) == 0
+    shown = capsys.readouterr().out
+    assert "field coverage of run #1 (12 article pages parsed):" in shown
+    assert re.search(r"^  published_at +6 +6 +0$", shown, re.M) and re.search(r"^  title +12 +0 +0$", shown, re.M)
+    assert "origin text: 12 of 12 share links answered" in shown
+    assert "      published_at: from a fallback or missing in 50% of 12 articles" in shown
+    assert main(["stats", "--db", db_url, "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)["runs"]
+    assert listed["outcome"] == "degraded" and listed["coverage"]["fields"]["published_at"]["fallback"] == 6
+    assert listed["reasons"] == [reason.removeprefix("newscrawl crawl: degraded: ")]
 
 
 def test_an_unchanged_site_gives_three_ok_runs(db_url: str, tmp_path: Path) -> None:
     build_site(tmp_path, posts(12))
     metrics_file = tmp_path / "newscrawl.prom"
+    action_file = tmp_path / "action.txt"
     with serve(tmp_path) as server:
-        results = [crawl(server, db_url, tmp_path, env={"NEWSCRAWL_METRICS_FILE": str(metrics_file)})
+        results = [crawl(server, db_url, tmp_path, "-s", f"TEST_ACTION_FILE={action_file}",
+                         env={"NEWSCRAWL_METRICS_FILE": str(metrics_file), "PYTHONPATH": str(TESTS),
+                              "NEWSCRAWL_MONITOR_ACTIONS": "monitor_action.WriteReasons"})
                    for _ in range(3)]
     assert [r.returncode for r in results] == [0, 0, 0], [r.stdout for r in results]
+    assert not action_file.exists()  # the actions run for a degraded run only
     assert all(len(r.stdout.strip().splitlines()) == 1 for r in results)
     runs = query(db_url, "SELECT outcome, new, unchanged FROM crawl_runs ORDER BY run_id")
     assert [(r["outcome"], r["new"], r["unchanged"]) for r in runs] == [("ok", 12, 0), ("ok", 0, 12), ("ok", 0, 12)]
