@@ -37,13 +37,16 @@ def main() -> int:
                                  text=True, check=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                           check=True).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                      text=True, check=True).stdout.strip():
+        head += " + uncommitted changes"
     site = scale_site.ensure_site(scale_site.SiteSpec(args.posts, max(1, args.posts // 10)))
     with tempfile.TemporaryDirectory(prefix="newscrawl-ab-") as scratch:
         base_root = Path(scratch) / "base"
         base_root.mkdir()
         archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base_root)], input=archive, check=True)
-        roots = {f"base {base_commit}": base_root, f"this checkout ({head} + changes)": ROOT}
+        roots = {f"base {base_commit}": base_root, f"this checkout ({head})": ROOT}
         figures: dict[str, list[float]] = {name: [] for name in roots}
         with harness.serving(site.served) as server:
             for index in range(args.rounds):
