@@ -86,8 +86,9 @@ def _listing(title: str, links: list[tuple[str, str]]) -> str:
     return (TEMPLATES / "listing.html").read_text("utf-8").format(title=title, items=items)
 
 
-def build_site(folder: Path, chosen: list[Post]) -> Path:
-    """Render ``chosen`` into ``folder/site`` and ``folder/origin`` (replacing what was there); returns folder."""
+def build_site(folder: Path, chosen: list[Post], no_origin: frozenset[str] = frozenset()) -> Path:
+    """Render ``chosen`` into ``folder/site`` and ``folder/origin`` (replacing what was there); returns folder.
+    The origin has no text for the posts in ``no_origin`` (it answers 404)."""
     site, origin = folder / "site", folder / "origin"
     for part in (site, origin):
         if part.exists():
@@ -98,6 +99,8 @@ def build_site(folder: Path, chosen: list[Post]) -> Path:
         page = site / post.path.lstrip("/")
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(render_post(post), "utf-8")
+        if post.article_id in no_origin:
+            continue
         (origin / f"{post.article_id}.json").write_text(
             json.dumps({"text": f"<p>{post.body}</p>"}, ensure_ascii=False), "utf-8")
     for category, publisher in CATEGORIES.items():

@@ -321,6 +321,21 @@ def test_a_field_breaking_after_ok_runs_is_measured_against_them(db_url: str, tm
         "newscrawl crawl: degraded: published_at: from a fallback or missing in 50% of 12 articles (before 0%); e.g. ")
 
 
+def test_an_origin_that_stops_answering_half_the_share_links_makes_the_run_degraded(
+        db_url: str, tmp_path: Path) -> None:
+    chosen = posts(12)
+    build_site(tmp_path, chosen, no_origin=frozenset(p.article_id for p in chosen[::2]))
+    with serve(tmp_path) as server:
+        result = crawl(server, db_url, tmp_path)
+    assert result.returncode == 3, result.stdout
+    [_, reason] = result.stdout.strip().splitlines()
+    assert reason.startswith("newscrawl crawl: degraded: origin: text failed for 50% of 12 share links asked "
+                             "(before: no history yet, limit 20%); e.g. ")
+    examples = set(re.findall(r"http://\S+?\.html", reason))
+    assert len(examples) == 2 and examples <= {SITE_URL.rstrip("/") + p.path for p in chosen[::2]}
+    assert len(query(db_url, "SELECT article_id FROM articles")) == 12  # archived from the mirror all the same
+
+
 def test_a_site_without_new_articles_for_a_day_is_stale(db_url: str, tmp_path: Path) -> None:
     build_site(tmp_path, posts(12))
     with serve(tmp_path) as server:
