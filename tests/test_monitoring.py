@@ -216,6 +216,11 @@ def test_newscrawl_check_exits_by_the_last_run_s_outcome(db_url: str, capsys: py
     status, out = run_check()
     assert status == 1 and f"the last successful run #{fourth} ended 30.0 hours ago (--max-age 24)" in out
     assert run_check("--max-age", "31")[0] == 0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SystemExit) as usage:
+            main(["check", "--db", db_url, "--max-age", bad])
+        assert usage.value.code == 2
+        assert "not a positive number of hours" in capsys.readouterr().err
 
 
 # -- crawls of the drift site -------------------------------------------------------------------------------
