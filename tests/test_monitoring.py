@@ -282,10 +282,10 @@ def test_half_the_date_lines_changing_form_makes_the_run_degraded(
     # newscrawl stats shows the coverage and the reason.
     assert main(["stats", "--db", db_url]) == 0
     shown = capsys.readouterr().out
-    assert "field coverage of run #1 (12 article pages parsed):" in shown
+    assert "field coverage of run #1 (12 article pages parsed)" in shown
     assert re.search(r"^  published_at +6 +6 +0$", shown, re.M) and re.search(r"^  title +12 +0 +0$", shown, re.M)
     assert "origin text: 12 of 12 share links answered" in shown
-    assert "      published_at: from a fallback or missing in 50% of 12 articles" in shown
+    assert "  #1 published_at: from a fallback or missing in 50% of 12 articles" in shown
     assert main(["stats", "--db", db_url, "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)["runs"]
     assert listed["outcome"] == "degraded" and listed["coverage"]["fields"]["published_at"]["fallback"] == 6
