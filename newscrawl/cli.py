@@ -2,8 +2,9 @@
 into one clear message and an exit status (docs/cli.md).
 
 Exit status: 0 success; 1 the run or command failed (the message says why); 2 usage error, bad setting,
-or a path the command could not write (nothing was done); 75 (EX_TEMPFAIL) another ``newscrawl crawl``
-holds the lock; 141 the reader of the output went away (``| head``); 130 interrupted.
+or a path the command could not write (nothing was done); 3 the crawl run was degraded (``crawl`` and
+``check``); 75 (EX_TEMPFAIL) another ``newscrawl crawl`` holds the lock; 141 the reader of the output went
+away (``| head``); 130 interrupted.
 
 Adding a command is one block in ``build_parser`` (``command(...)``, its options, ``set_defaults(handler=…)``)
 and one ``cmd_<name>`` function; a handler raises ``CommandError`` for a failure the user can act on.
@@ -29,6 +30,8 @@ from newscrawl.messages import one_line
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports a command stopped by Ctrl-C
 EXIT_PIPE = 128 + signal.SIGPIPE  # 141, as a shell reports a command whose reader went away
+# A run that archived what it could, but whose data or site looked wrong (newscrawl.health).
+EXIT_DEGRADED = 3
 
 logger = logging.getLogger("newscrawl")
 
@@ -186,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="DIR", help="where the WARC files are (default: %(default)s)")
     reparse.set_defaults(handler=cmd_reparse)
 
+    check = command("check", "for monitoring: exit 0 when the last run was ok and recent, else one line and "
+                    "non-zero (1 failed or too old, 3 degraded)", "newscrawl check --max-age 26")
+    db_option(check)
+    check.add_argument("--max-age", type=_positive_hours, default=24.0, metavar="HOURS",
+                       help="the last successful run may be this old at most (default: %(default)g)")
+    check.set_defaults(handler=cmd_check)
+
     demo = command("demo", "crawl a bundled sample of the site on loopback, with no network", "newscrawl demo")
     demo.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
                       help="where demo.sqlite3 and demo_posts/ go (default: %(default)s)")
@@ -241,6 +251,16 @@ def _query(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("the query is empty")
     return text
+
+
+def _positive_hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of hours: {text!r}")
+    return value
 
 
 def _open_archive(db_url: str, upgrade: bool = False) -> Any:
@@ -317,6 +337,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from None
         if summary.outcome != "ok" or args.verbosity >= 0:
             print(f"newscrawl crawl: {summary.line()}")
+            for reason in summary.reasons:
+                print(f"newscrawl crawl: {summary.outcome}: {reason}")
+        if summary.outcome == "degraded":
+            return EXIT_DEGRADED
         return EXIT_OK if summary.outcome == "ok" else EXIT_FAILED
     finally:
         lock.release()
@@ -419,6 +443,26 @@ def cmd_reparse(args: argparse.Namespace) -> int:
         archive.close()
     print(f"re-parsed {report.pages} article pages from {args.warc_dir}: {report.line()}")
     return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from newscrawl.health import RunRecord, check
+
+    archive = _open_archive(args.db)
+    try:
+        finished = archive.finished_runs(limit=1, outcomes=("ok", "degraded", "failed", "interrupted"))
+        succeeded = archive.finished_runs(limit=1, outcomes=("ok", "degraded"))
+    finally:
+        archive.close()
+    latest, success = (
+        RunRecord(run.run_id, run.outcome, run.finished_at, tuple(run.reasons or ())) if run else None
+        for run in (finished[0] if finished else None, succeeded[0] if succeeded else None)
+    )
+    verdict, line = check(latest, success, datetime.now(UTC), args.max_age)
+    print(f"newscrawl check: {verdict}: {line}")
+    return {"ok": EXIT_OK, "degraded": EXIT_DEGRADED}.get(verdict, EXIT_FAILED)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -115,6 +115,16 @@ def sqlite_path(db_url: str) -> str | None:
     return database
 
 
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+
+
+def _import_paths(value: Any) -> bool:
+    paths = value.split(",") if isinstance(value, str) else value
+    if not isinstance(paths, list | tuple):
+        return False
+    return all(_DOTTED.match(str(path).strip()) for path in paths if str(path).strip())
+
+
 KINDS: Mapping[str, Kind] = {
     "text": Kind("any text", lambda value: True),
     "path": Kind("a file or folder path", lambda value: isinstance(value, str) and "\x00" not in value),
@@ -130,6 +140,10 @@ KINDS: Mapping[str, Kind] = {
     "count": Kind("a whole number, 0 or more", lambda v: _number(v, whole=True, low=0)),
     "bytes": Kind("a whole number of bytes, 1 or more, such as 10485760", lambda v: _number(v, whole=True, low=1)),
     "distance": Kind("a whole number from 0 to 64", lambda v: _number(v, whole=True, low=0, high=64)),
+    "share": Kind("a share from 0 to 1, such as 0.2", lambda v: _number(v, whole=False, low=0, high=1)),
+    "hours": Kind("a number of hours, 0 or more, such as 24", lambda v: _number(v, whole=False, low=0)),
+    "import_paths": Kind("Python import paths of classes, separated by commas, such as "
+                         "spidermon.contrib.actions.slack.notifiers.SendSlackMessageSpiderFinished", _import_paths),
 }
 
 
@@ -250,6 +264,69 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "when set, each run's final Scrapy stats are written there as JSON (monitoring)",
         kind="path",
+    ),
+    Setting(
+        "NEWSCRAWL_METRICS_FILE",
+        None,
+        "when set, each run writes Prometheus text metrics there (atomically), for node exporter's textfile collector",
+        kind="path",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_ACTIONS",
+        None,
+        "comma-separated import paths of Spidermon actions to run when a run is degraded (e.g. Spidermon's Slack "
+        "or e-mail notifiers, configured by their SPIDERMON_* settings)",
+        kind="import_paths",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_RISE",
+        "0.2",
+        "a run is degraded when a field's fallback-or-missing share, or the origin's failure share, is more than "
+        "this (0-1) above its usual level",
+        kind="share",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_FIELD_SHARE",
+        "0.2",
+        "before there is a history: the largest fallback-or-missing share (0-1) of a field every page carries "
+        "(title, published_at, body, tags, publisher)",
+        kind="share",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_ORIGIN_SHARE",
+        "0.2",
+        "before there is a history: the largest share (0-1) of origin requests that may give no usable text",
+        kind="share",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_DROP_SHARE",
+        "0.1",
+        "a run is degraded when validation drops more than this share (0-1) of the article pages it parsed",
+        kind="share",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_STALE_HOURS",
+        "24",
+        "a run is degraded when the site answered but no run found a new article for longer than this; 0 turns it off",
+        kind="hours",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_HISTORY",
+        "5",
+        "how many of the latest ok runs (that parsed enough articles) make a field's usual level (their median)",
+        kind="count",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_MIN_RUNS",
+        "3",
+        "fewer such runs than this: no usual level yet, the fixed first-run limits apply",
+        kind="count",
+    ),
+    Setting(
+        "NEWSCRAWL_MONITOR_MIN_ARTICLES",
+        "10",
+        "a run that parsed fewer article pages (or asked the origin fewer times) is not judged on shares",
+        kind="count",
     ),
     Setting(
         "NEWSCRAWL_NEAR_DUPLICATE_DISTANCE",

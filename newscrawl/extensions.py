@@ -1,7 +1,9 @@
 """Scrapy extensions of newscrawl: run records, raw-page archiving and progress lines.
 
 * ``RunRecordExtension`` writes a ``crawl_runs`` row when the spider opens and completes it when it
-  closes, with the outcome, counts and reason of newscrawl.runs, and logs the run's summary line last.
+  closes, with the outcome, counts and reason of newscrawl.runs, the field coverage and what the monitors of
+  newscrawl.monitors found (a degraded run), writes the metrics file (newscrawl.metrics) with
+  NEWSCRAWL_METRICS_FILE, and logs the run's summary line last.
 * ``RawArchiveExtension`` (NEWSCRAWL_RAW_ARCHIVE) appends article pages and origin answers to WARC files.
 * ``ProgressExtension`` logs one progress line every NEWSCRAWL_PROGRESS_INTERVAL seconds.
 * ``ConditionalAutoThrottle`` is Scrapy's AutoThrottle, also learning from 304 answers.
@@ -83,14 +85,17 @@ class RunRecordExtension:
         state = CrawlState.for_crawler(self.crawler)
         assert self.crawler.stats is not None
         self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
+        coverage = await state.in_thread(lambda: self._monitor(spider, state), "assessing the run")
         run_id, summary = state.run_id, self.summary
         if run_id is not None:
             # The reason of a run that was not ok is kept with its counts, for `newscrawl stats`.
             counts = {**summary.counts(), **({"reason": summary.reason} if summary.reason else {})}
+            reasons = summary.explanation()
             finished_at = datetime.now(UTC)
             try:
                 await state.in_thread(lambda: state.archive.finish_run(
-                    run_id, summary.outcome, counts, finished_at=finished_at),  # type: ignore[arg-type]
+                    run_id, summary.outcome, counts, finished_at=finished_at,  # type: ignore[arg-type]
+                    coverage=coverage, reasons=reasons),
                     "recording the end of the run")
             except Exception as error:
                 if not is_unavailable(error):
@@ -103,6 +108,17 @@ class RunRecordExtension:
                     "finished_at": finished_at.isoformat()})
                 logger.error("the end of run %d (%s) could not be recorded, the database is unavailable; kept in "
                              "%s for the next run to record", run_id, summary.outcome, pending)
+        metrics_file = self.crawler.settings.get("NEWSCRAWL_METRICS_FILE")
+        if metrics_file:
+            from newscrawl.metrics import write_run_metrics
+
+            try:
+                await state.in_thread(lambda: write_run_metrics(
+                    Path(metrics_file), summary, coverage, state.archive,
+                    self.crawler.settings.get("NEWSCRAWL_WARC_DIR")), "writing the metrics file")
+            except Exception as error:  # the metrics file must not hide the run's own outcome
+                logger.error("the metrics file %s could not be written: %s: %s", metrics_file,
+                             type(error).__name__, error)
         stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
         if stats_file:
             record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
@@ -116,6 +132,19 @@ class RunRecordExtension:
         # summary line as `newscrawl crawl` prints.
         if self.summary is not None:
             logger.info("run summary: %s", self.summary.line())
+
+    def _monitor(self, spider: Spider, state: CrawlState) -> dict[str, Any] | None:
+        """Run the monitors (a degraded run); the run's field coverage as stored, None if unknown."""
+        from newscrawl.monitors import assess_run
+
+        assert self.summary is not None
+        try:
+            assessment = assess_run(self.crawler, spider, state.archive, self.summary.new)
+        except Exception as error:  # the run's record matters more than its monitors
+            logger.error("the run's monitors could not run: %s: %s", type(error).__name__, error)
+            return None
+        self.summary.degrade([reason.line() for reason in assessment.reasons])
+        return assessment.coverage.as_json()
 
 
 def unrecorded_runs_file(settings: Any) -> Path:

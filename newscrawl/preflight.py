@@ -81,7 +81,8 @@ def crawl_paths(settings: SettingsLike, *, lock: bool) -> Iterator[tuple[str, Pa
         yield "NEWSCRAWL_DB_URL", Path(database), "regular file"
     if _true(settings.get("NEWSCRAWL_RAW_ARCHIVE", True)):
         yield "NEWSCRAWL_WARC_DIR", Path(settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), "folder"
-    for name, kind in (("NEWSCRAWL_POSTS_DIR", "folder"), ("NEWSCRAWL_STATS_FILE", "file"), ("LOG_FILE", "file")):
+    for name, kind in (("NEWSCRAWL_POSTS_DIR", "folder"), ("NEWSCRAWL_STATS_FILE", "file"),
+                       ("NEWSCRAWL_METRICS_FILE", "file"), ("LOG_FILE", "file")):
         value = settings.get(name)
         if value:
             yield name, Path(value), kind

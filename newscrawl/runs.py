@@ -5,7 +5,10 @@ a run **fails** when an article could not be stored (the database was unavailabl
 a raw response (WARC record) could not be written (a full disk: the operator must act), when Scrapy did not
 finish normally, when no listing page of the site could be read (site unreachable), when the site listed
 articles but none could be archived or re-checked, or when more than ``ERROR_RATE_LIMIT`` of its
-requests ended in errors. Otherwise it is ``ok``.
+requests ended in errors. A run that did not fail is **degraded** when the monitors of newscrawl.monitors
+find its data or the site wrong (newscrawl.health: a field from a fallback far more often than usual, the
+origin failing, a stale site, many validation drops); ``reasons`` holds one line for each. Otherwise it is
+``ok``.
 
 ``dropped`` counts, by reason, the articles a run did not archive: pages it could not fetch
 (``newscrawl/spider/dropped/<reason>``), items the pipelines refused, items the database did not take.
@@ -44,6 +47,18 @@ class RunSummary:
     flagged: dict[str, int] = field(default_factory=dict)
     outcome: str = "ok"
     reason: str = ""
+    # One line per reason the monitors found the run degraded (also kept for a failed run).
+    reasons: list[str] = field(default_factory=list)
+
+    def degrade(self, reasons: list[str]) -> None:
+        """Record what the monitors found; a run that did not fail becomes degraded if they found anything."""
+        self.reasons = list(reasons)
+        if reasons and self.outcome == "ok":
+            self.outcome = "degraded"
+
+    def explanation(self) -> list[str]:
+        """Why the run ended as it did, one line each (empty for an ok run): what ``crawl_runs.reasons`` keeps."""
+        return ([self.reason] if self.reason else []) + self.reasons
 
     def counts(self) -> dict[str, Any]:
         return {

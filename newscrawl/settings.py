@@ -78,6 +78,7 @@ _REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"
 EXTENSIONS_BASE = {path: order for path, order in default_settings.EXTENSIONS_BASE.items() if path != _REMOTE_CONTROL}
 EXTENSIONS = {
     "newscrawl.extensions.RunRecordExtension": 100,
+    "newscrawl.monitors.CoverageExtension": 105,
     "newscrawl.extensions.RawArchiveExtension": 110,
     "newscrawl.extensions.ProgressExtension": 120,
     "scrapy.extensions.logstats.LogStats": None,

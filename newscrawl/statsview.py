@@ -1,8 +1,9 @@
 """``newscrawl stats`` for people: the archive's counts as plain-text tables (docs/cli.md).
 
 ``render_stats`` takes what ``Archive.stats()`` returns (the same object ``--json`` prints) and lays it
-out: the totals, the last runs with their outcome and the reason of a run that was not ok, articles per
-category, and articles per publication day (the most recent days; ``--json`` has every day).
+out: the totals, the last runs with their outcome and the reason of a run that was not ok (a degraded run's
+reasons below the table, one line each), the field coverage of the latest run that parsed article pages,
+articles per category, and articles per publication day (the most recent days; ``--json`` has every day).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def render_stats(stats: Mapping[str, Any], where: str) -> str:
         rows = [_run_row(run) for run in runs]
         lines += _table(["run", "started", "took", "outcome", "new", "updated", "unchanged", "dropped", "errors",
                          "reason"], rows, numeric={4, 5, 6, 7, 8})
+        for run in runs:
+            if run.get("outcome") == "degraded":
+                lines += [f"  #{run.get('run_id')} {reason}" for reason in run.get("reasons") or []]
+    lines += _coverage(runs)
     lines.append("")
     per_category = stats.get("per_category") or {}
     lines.append("articles per category" if per_category else "articles per category: none")
@@ -55,11 +60,25 @@ def _run_row(run: Mapping[str, Any]) -> list[str]:
         reason = reason or f"pid {run.get('pid')} on {run.get('hostname')}"
     elif outcome == "interrupted":
         reason = reason or "ended without finishing (killed?)"
+    elif outcome == "degraded":
+        reason = reason or f"{len(run.get('reasons') or [])} reason(s), below"
     return [
         f"#{run.get('run_id')}", _moment(run.get("started_at")),
         f"{took:.1f}s" if isinstance(took, int | float) else "-", outcome,
         *(str(run.get(name, 0) or 0) for name in ("new", "updated", "unchanged", "dropped", "errors")), reason,
     ]
+
+
+def _coverage(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    from newscrawl.coverage import Coverage, coverage_lines
+
+    # The latest run that parsed article pages (an incremental run of an unchanged site parses none).
+    run = next((run for run in runs if (run.get("coverage") or {}).get("articles")), None)
+    if run is None:
+        return []
+    coverage = Coverage.from_json(run["coverage"])
+    return ["", f"field coverage of run #{run.get('run_id')} ({coverage.articles} article pages parsed)",
+            *(f"  {line}" for line in coverage_lines(coverage))]
 
 
 def _moment(value: Any) -> str:

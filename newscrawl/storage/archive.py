@@ -89,7 +89,7 @@ OPEN_LOCKED_WAIT_S = 30.0
 logger = logging.getLogger(__name__)
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
-RunOutcome = Literal["running", "ok", "failed", "interrupted"]
+RunOutcome = Literal["running", "ok", "degraded", "failed", "interrupted"]
 
 ARTICLES: Table = cast(Table, ArticleRow.__table__)
 REVISIONS: Table = cast(Table, ArticleRevisionRow.__table__)
@@ -171,6 +171,8 @@ class CrawlRun:
     site_url: str | None
     pid: int | None
     hostname: str | None
+    coverage: dict[str, Any] | None = None
+    reasons: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The run as JSON-ready values (times in ISO 8601)."""
@@ -688,18 +690,26 @@ class Archive:
         return int(run_id)
 
     def finish_run(self, run_id: int, outcome: RunOutcome, counts: Mapping[str, Any], *,
+                   coverage: Mapping[str, Any] | None = None, reasons: Sequence[str] | None = None,
                    finished_at: datetime | None = None, pid: int | None = None) -> bool:
         """Record how a run ended. ``counts``: new/updated/unchanged/dropped/errors (a number, or for
-        ``dropped`` a mapping of reason to number) and anything else worth keeping, all kept as JSON.
+        ``dropped`` a mapping of reason to number) and anything else worth keeping, all kept as JSON;
+        ``coverage``: where its fields came from (newscrawl.coverage); ``reasons``: why it was degraded
+        or failed, one line each.
 
         With ``pid``, a late record of a run that could not record its own end: written only if the run
         is still ``running`` and was started by that process; returns whether it was written.
         """
         if outcome not in RUN_OUTCOMES or outcome == "running":
-            raise ValueError(f"a run ends as one of ok, failed, interrupted, not {outcome!r}")
+            raise ValueError(f"a run ends as one of ok, degraded, failed, interrupted, not {outcome!r}")
         values: dict[str, Any] = {name: _count(counts.get(name)) for name in RUN_COUNT_COLUMNS}
         values.update(finished_at=to_site_time(finished_at) if finished_at is not None else _now(),
                       outcome=outcome, counts=_jsonable(counts))
+        # Only when given: a JSON None would be stored as the JSON text 'null', not as SQL NULL.
+        if coverage is not None:
+            values["coverage"] = _jsonable(coverage)
+        if reasons is not None:
+            values["reasons"] = list(reasons)
         statement = update(RUNS).where(RUNS.c.run_id == run_id)
         if pid is not None:
             statement = statement.where(RUNS.c.outcome == "running", RUNS.c.pid == pid)
@@ -734,6 +744,44 @@ class Archive:
                 select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
             ).mappings().all()
         return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
+
+    def finished_runs(self, limit: int = 10, outcomes: Sequence[str] = ("ok", "degraded")) -> list[CrawlRun]:
+        """The latest finished runs whose outcome is one of ``outcomes``, newest first."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(RUNS).where(RUNS.c.outcome.in_(list(outcomes)), RUNS.c.finished_at.is_not(None))
+                .order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
+            ).mappings().all()
+        return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
+
+    def last_new_article_at(self) -> datetime | None:
+        """When a crawl run last archived a new article (the end of the latest run with ``new`` > 0), or,
+        when none ever did, when the first run started; None without runs. Read from ``crawl_runs`` alone."""
+        with self._read() as connection:
+            found = connection.execute(select(func.max(RUNS.c.finished_at)).where(RUNS.c.new > 0)).scalar()
+            if found is None:
+                found = connection.execute(select(func.min(RUNS.c.started_at))).scalar()
+        return cast("datetime | None", found)
+
+    def newest_urls(self, limit: int = 2) -> list[str]:
+        """The URLs of the ``limit`` latest published articles (from the index on ``published_at``)."""
+        with self._read() as connection:
+            return list(connection.execute(
+                select(ARTICLES.c.url).where(ARTICLES.c.published_at.is_not(None))
+                .order_by(ARTICLES.c.published_at.desc()).limit(limit)
+            ).scalars())
+
+    def size(self) -> tuple[int, int | None]:
+        """(articles archived, bytes the database takes on disk or None when it cannot say)."""
+        with self._read() as connection:
+            articles = int(connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one())
+            if self.dialect == "postgresql":
+                size = connection.execute(text("SELECT pg_database_size(current_database())")).scalar()
+            else:
+                pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+                page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
+                size = int(pages) * int(page_size) if pages is not None and page_size is not None else None
+        return articles, int(size) if size is not None else None
 
 
 # -- helpers ------------------------------------------------------------------------------------------

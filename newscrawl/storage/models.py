@@ -26,7 +26,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_OUTCOMES = ("running", "ok", "failed", "interrupted")
+RUN_OUTCOMES = ("running", "ok", "degraded", "failed", "interrupted")
 
 
 class Base(DeclarativeBase):
@@ -148,6 +148,9 @@ class CrawlRunRow(Base):
     site_url: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(Text)
+    # Where the run's fields came from (newscrawl.coverage) and why it was degraded or failed (revision 0007).
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    reasons: Mapped[list[str] | None] = mapped_column(JSONDocument)
 
 
 class PageRow(Base):
