@@ -48,20 +48,28 @@ def slow_hook(delay: float) -> Any:
 
 
 def test_second_run_exits_75_at_once_while_the_first_holds_the_lock(sqlite_url: str, tmp_path: Path) -> None:
-    with demo_server(hook=slow_hook(0.5)) as server:
+    # The first run's article pages are held until the second run has ended: it is still crawling, whatever
+    # the machine's speed (a fixed delay let a fast first run finish before the second one started).
+    article_asked, second_done = threading.Event(), threading.Event()
+
+    def hold_articles(host: str, target: str, headers: dict[str, str]) -> None:
+        if re.search(r"/\d{4}/\d{2}/\d{2}/", target):
+            article_asked.set()
+            second_done.wait(timeout=60)
+
+    with demo_server(hook=hold_articles) as server:
         command, env = crawl_command(server.url, sqlite_url, tmp_path)
         first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  cwd=tmp_path)
         try:
             # Wait until the first run is really crawling (it has asked for an article page).
-            deadline = time.monotonic() + 60
-            while server.log.count(path_contains="/2021/") == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            assert article_asked.wait(timeout=60)
             assert first.poll() is None
             started = time.monotonic()
             second = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=30)
             took = time.monotonic() - started
         finally:
+            second_done.set()
             _, first_err = first.communicate(timeout=120)
     assert second.returncode == 75
     assert took < 1.0, f"the second run took {took:.2f}s to give up"
