@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.exc import OperationalError
 
-from newscrawl.items import Article
+from newscrawl.items import Article, PostFile
 from newscrawl.logredact import redact, redact_settings
 from newscrawl.revisions import changed_fields, content_hash, is_revision, with_known_origin
 from newscrawl.storage import search as search_module
@@ -64,6 +64,8 @@ from newscrawl.storage.models import (
     ArticleRevisionRow,
     ArticleRow,
     CrawlRunRow,
+    ImportCommitRow,
+    ImportedPostRow,
     PageRow,
     StorySketchRow,
 )
@@ -84,6 +86,8 @@ REVISIONS: Table = cast(Table, ArticleRevisionRow.__table__)
 RUNS: Table = cast(Table, CrawlRunRow.__table__)
 PAGES: Table = cast(Table, PageRow.__table__)
 SKETCHES: Table = cast(Table, StorySketchRow.__table__)
+IMPORTED: Table = cast(Table, ImportedPostRow.__table__)
+IMPORT_COMMITS: Table = cast(Table, ImportCommitRow.__table__)
 
 _UINT64 = 1 << 64
 _INT64_MAX = (1 << 63) - 1
@@ -158,6 +162,7 @@ class CrawlRun:
     site_url: str | None
     pid: int | None
     hostname: str | None
+    kind: str = "crawl"
 
     def as_json(self) -> dict[str, Any]:
         """The run as JSON-ready values (times in ISO 8601)."""
@@ -523,7 +528,10 @@ class Archive:
         ``since`` is inclusive and ``until`` exclusive; both compare ``published_at``, so undated
         articles come only when neither is given. Rows are streamed: consume the iterator promptly.
         """
-        statement = select(ARTICLES)
+        # The post file of an imported article comes with it: the export writes it back as it was.
+        post_columns = (IMPORTED.c[column].label(f"post_{name}") for name, column in _POST_COLUMNS.items())
+        statement = select(ARTICLES, *post_columns)
+        statement = statement.outerjoin(IMPORTED, IMPORTED.c.article_id == ARTICLES.c.article_id)
         if since is not None:
             statement = statement.where(ARTICLES.c.published_at >= since)
         if until is not None:
@@ -533,7 +541,10 @@ class Archive:
         statement = statement.order_by(ARTICLES.c.published_at.asc().nulls_last(), ARTICLES.c.article_id)
         with self._read() as connection:
             for row in connection.execution_options(yield_per=200).execute(statement).mappings():
-                yield article_from_row(row)
+                article = article_from_row(row)
+                if row["post_file_name"] is not None:
+                    article.post_file = PostFile(**{name: row[f"post_{name}"] for name in _POST_COLUMNS})
+                yield article
 
     # -- search and statistics ------------------------------------------------------------------------
 
@@ -621,9 +632,10 @@ class Archive:
 
     # -- crawl runs -----------------------------------------------------------------------------------
 
-    def start_run(self, site_url: str, settings: Mapping[str, Any]) -> int:
-        """Record the start of a crawl run; returns its ``run_id``. Passwords in settings are redacted."""
-        values = {
+    def start_run(self, site_url: str, settings: Mapping[str, Any], kind: str = "crawl") -> int:
+        """Record the start of a run (``kind``: crawl or import); returns its ``run_id``. Passwords in
+        settings are redacted."""
+        values = {"kind": kind,
             "started_at": _now(), "finished_at": None, "outcome": "running",
             **dict.fromkeys(RUN_COUNT_COLUMNS, 0), "counts": {},
             "settings": redact_settings(settings), "site_url": redact(site_url),
@@ -670,6 +682,46 @@ class Archive:
                 select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
             ).mappings().all()
         return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
+
+    # -- imports (newscrawl import, docs/import.md) ---------------------------------------------------
+
+    def upsert_imported(self, article: Article, seen_at: datetime, run_id: int | None = None) -> UpsertOutcome:
+        """``upsert_article`` and, in the same transaction, the post file it was read from
+        (``article.post_file``, recorded with the content hash the archive holds afterwards)."""
+        post = article.post_file
+        if post is None:
+            raise ValueError(f"article {article.article_id} was not read from a post file")
+        seen_at = to_site_time(seen_at)
+        with self._engine.begin() as connection:
+            self._lock_articles(connection, [article.article_id])
+            outcome = self._store(connection, article, seen_at, run_id)
+            stored_hash = connection.execute(
+                select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
+            ).scalar_one()
+            values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,
+                      "post_text": post.text, "content_hash": stored_hash, "commit": post.commit,
+                      "imported_at": seen_at}
+            _upsert(connection, IMPORTED, values, key=("article_id",))
+        post.content_hash = stored_hash
+        return outcome
+
+    def seen_commits(self) -> set[str]:
+        """The git commits whose post files an import has read."""
+        with self._read() as connection:
+            return set(connection.execute(select(IMPORT_COMMITS.c.commit)).scalars())
+
+    def add_seen_commits(self, commits: Sequence[str], run_id: int | None = None) -> None:
+        """Remember that every post file of ``commits`` is archived."""
+        rows = [{"commit": commit, "run_id": run_id, "imported_at": _now()} for commit in commits]
+        if rows:
+            with self._engine.begin() as connection:
+                connection.execute(_upsert_statement(connection.dialect.name, IMPORT_COMMITS, ("commit", "run_id",
+                                   "imported_at"), ("commit",), ("run_id", "imported_at")), rows)
+
+
+#: PostFile's fields and the imported_posts columns that hold them.
+_POST_COLUMNS = {"file_name": "file_name", "text": "post_text", "folder": "folder", "commit": "commit",
+                 "content_hash": "content_hash"}
 
 
 # -- helpers ------------------------------------------------------------------------------------------

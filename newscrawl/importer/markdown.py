@@ -1,0 +1,115 @@
+"""A post's Markdown → HTML as the site's Jekyll (kramdown 2, GFM input) renders it (see docs/import.md).
+
+markdown-it-py parses (CommonMark, raw HTML on, typographer for kramdown's smart quotes and dashes); the
+block layout is then written the way kramdown writes it, for the forms the site's post files use:
+
+* top-level blocks are separated by a blank line (markdown-it writes one line break);
+* a raw HTML block is cut into its top-level elements and comments, one per line, with the white space
+  between them dropped (kramdown parses the HTML and writes each element on its own line);
+* a ``> `` digest line is ``<blockquote>`` with its paragraph indented by two spaces.
+
+Everything inside a paragraph or an element is left as markdown-it renders it: autolinks ``<http…>`` as
+``<a href>``, ``[text](link)`` footers, a bare ``<`` or ``<>`` as ``&lt;``/``&gt;``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+# HTML tags that never have a closing tag: they do not open a level when the HTML block is cut apart.
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                   "source", "track", "wbr"})
+# One tag or comment of raw HTML, in document order.
+_HTML_PART = re.compile(r"<!--.*?-->|<(?P<close>/)?(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:\"[^\"]*\"|'[^']*'|[^'\">])*>",
+                        re.S)
+
+
+_TAG = re.compile(r"<[A-Za-z][^<>]*>")
+_BARE_AMPERSAND = re.compile(r"&(?!#\d+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    # kramdown's typographic symbols: "…" quotes become curly, --- an em dash, -- an en dash, ... an ellipsis.
+    parser = MarkdownIt("commonmark", {"html": True, "typographer": True})
+    parser.enable(["replacements", "smartquotes"])
+    return parser
+
+
+def render_markdown(text: str) -> str:
+    """The HTML kramdown writes for ``text`` (a post's content after its front matter), without outer
+    white space."""
+    parser = _parser()
+    tokens = parser.parse(text)
+    html = ""
+    start = depth = 0
+    previous = ""
+    for index, token in enumerate(tokens):
+        depth += token.nesting
+        if depth == 0:
+            block = _block(parser, tokens[start:index + 1])
+            if block:
+                # HTML blocks that follow each other (markdown-it ends a comment block at its line, kramdown
+                # reads on) are one run of elements for kramdown: one line break between them.
+                joint = "\n" if previous == token.type == "html_block" else "\n\n"
+                html = html + joint + block if html else block
+                previous = token.type
+            start = index + 1
+    return html
+
+
+def _block(parser: MarkdownIt, tokens: list[Token]) -> str:
+    first = tokens[0]
+    if first.type == "html_block":
+        return "\n".join(_html_parts(_escape_attribute_ampersands(first.content)))
+    html: str = parser.renderer.render(tokens, parser.options, {}).strip("\n")
+    if first.type == "blockquote_open":
+        # kramdown indents the children of a blockquote by two spaces and puts the tags on their own lines.
+        inner: str = parser.renderer.render(tokens[1:-1], parser.options, {}).strip("\n")
+        return "<blockquote>\n" + "\n".join("  " + line for line in inner.split("\n")) + "\n</blockquote>"
+    return html
+
+
+def _escape_attribute_ampersands(html: str) -> str:
+    # kramdown writes the tags it parsed back with "&" escaped in attribute values (an entity stays as is).
+    return _TAG.sub(lambda tag: _BARE_AMPERSAND.sub("&amp;", tag.group(0)), html)
+
+
+def _html_parts(html: str) -> list[str]:
+    """The top-level elements, comments and text runs of a raw HTML block, each without outer white space."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    position = 0
+    for match in _HTML_PART.finditer(html):
+        if depth == 0 and html[position:match.start()].strip():
+            # Text between top-level elements stays with what follows it.
+            pass
+        name = (match.group("name") or "").lower()
+        if match.group(0).startswith("<!--"):
+            opens = closes = False
+        elif match.group("close"):
+            opens, closes = False, True
+        else:
+            opens = name not in _VOID and not match.group(0).endswith("/>")
+            closes = False
+        if depth == 0 and not html[start:match.start()].strip():
+            start = match.start()
+        if opens:
+            depth += 1
+        elif closes:
+            depth = max(depth - 1, 0)
+        position = match.end()
+        if depth == 0 and not html[position:].startswith(("</",)):
+            piece = html[start:position].strip()
+            if piece:
+                parts.append(piece)
+            start = position
+    rest = html[start:].strip()
+    if rest:
+        parts.append(rest)
+    return parts
