@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import hr
 from markdown_it.token import Token
 
 # HTML tags that never have a closing tag: they do not open a level when the HTML block is cut apart.
@@ -36,8 +38,64 @@ _BARE_AMPERSAND = re.compile(r"&(?!#\d+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)"
 def _parser() -> MarkdownIt:
     # kramdown's typographic symbols: "…" quotes become curly, --- an em dash, -- an en dash, ... an ellipsis.
     parser = MarkdownIt("commonmark", {"html": True, "typographer": True})
-    parser.enable(["replacements", "smartquotes"])
+    parser.enable(["replacements"])
+    parser.core.ruler.push("kramdown_quotes", _kramdown_quotes)
+    # kramdown has no setext headings over several lines of text, and a "---" line does not end its
+    # paragraph (it stays text: an em dash); CommonMark's rules do both.
+    parser.disable("lheading")
+    parser.block.ruler.at("hr", hr, {"alt": ["reference", "blockquote", "list"]})
     return parser
+
+
+# kramdown's smart-quote rules (parser/kramdown/smart_quotes.rb), in its order, on the character before a
+# quote and the text after it. Ruby's \w and \s are ASCII-only, so a CJK character before a quote is a
+# "closing" context: 说"好" gives 说”好”.
+_QUOTE_PUNCT = set("!\"#$%'()*+,-./:;<=>?@[\\]^_`{|}~")
+_QUOTE_NOT_CLOSING = set(" \\\t\r\n[{(-")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]")
+_QUOTES = {'"': ("\u201c", "\u201d"), "'": ("\u2018", "\u2019")}
+
+
+def _kramdown_quote(quote: str, before: str, after: str) -> str:
+    left, right = _QUOTES[quote]
+    if after[:1] in ("_", "*") and len(after) > 1 and not after[1].isspace():
+        return left
+    if after[:1] in _QUOTE_PUNCT and not after.startswith(".."):
+        return right
+    if before in (" ", "\t", "\n") and _ASCII_WORD.match(after[:1]):
+        return left
+    if before and before not in _QUOTE_NOT_CLOSING:
+        return right
+    if not after or after[:1] in (" ", "\t", "\n") or (after[:1] == "s" and not _ASCII_WORD.match(after[1:2])):
+        return right
+    return left
+
+
+def _kramdown_quotes(state: Any) -> None:
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        before = ""
+        children = block.children
+        for position, token in enumerate(children):
+            if token.type == "text":
+                text = token.content.replace("<<", "\u00ab").replace(">>", "\u00bb")
+                # What follows the token in the source (e.g. the "_" of an emphasis), for the look-ahead.
+                following = "".join(_source(later) for later in children[position + 1:position + 3])
+                out = []
+                for index, char in enumerate(text):
+                    after = (text[index + 1:] + following)[:2]
+                    out.append(_kramdown_quote(char, before, after) if char in _QUOTES else char)
+                    before = out[-1]
+                token.content = "".join(out)
+            elif token.type in ("softbreak", "hardbreak"):
+                before = "\n"
+            elif token.content:
+                before = token.content[-1]
+
+
+def _source(token: Any) -> str:
+    return str(token.markup if token.nesting else token.content)
 
 
 def render_markdown(text: str) -> str:
@@ -47,17 +105,19 @@ def render_markdown(text: str) -> str:
     tokens = parser.parse(text)
     html = ""
     start = depth = 0
-    previous = ""
+    previous_end: int | None = None
     for index, token in enumerate(tokens):
         depth += token.nesting
         if depth == 0:
             block = _block(parser, tokens[start:index + 1])
+            begin, end = tokens[start].map or (0, 0)
             if block:
-                # HTML blocks that follow each other (markdown-it ends a comment block at its line, kramdown
-                # reads on) are one run of elements for kramdown: one line break between them.
-                joint = "\n" if previous == token.type == "html_block" else "\n\n"
+                # kramdown ends every block with a line break, and writes one more for blank lines between
+                # blocks: blocks on adjacent lines (an <hr /> and a paragraph, an HTML comment and the HTML
+                # after it) are one line break apart, blocks after a blank line two.
+                joint = "\n" if previous_end is not None and begin <= previous_end else "\n\n"
                 html = html + joint + block if html else block
-                previous = token.type
+                previous_end = end
             start = index + 1
     return html
 
