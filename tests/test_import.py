@@ -59,8 +59,9 @@ PAGE_CASES = sorted(p.parent.name for p in FIXTURES.glob("*/post.md") if (p.pare
 def test_fixture_post_gives_the_article_of_its_page(case: str) -> None:
     folder = FIXTURES / case
     url = (folder / "url.txt").read_text(encoding="utf-8").strip()
-    name = f"{url.rsplit('/', 4)[-4]}-{url.rsplit('/', 3)[-3]}-{url.rsplit('/', 2)[-2]}-{url.rsplit('/', 1)[-1][:-5]}.md"
-    imported = read_post(name, (folder / "post.md").read_bytes(), url.split("/", 3)[0] + "//" + url.split("/")[2])
+    year, month, day, page = url.rsplit("/", 4)[1:]
+    site = url.split("/", 3)[0] + "//" + url.split("/")[2]
+    imported = read_post(f"{year}-{month}-{day}-{page[:-5]}.md", (folder / "post.md").read_bytes(), site)
     assert imported.url == url
     same_article(imported, parse_article((folder / "page.html").read_text(encoding="utf-8"), url))
 
@@ -96,7 +97,8 @@ ODD_POSTS = {
                           "tags: 东财滚动新闻\n---\n\n深夜消息。\n\n<http://finance.eastmoney.com/news/1,1.html>\n",
     # CR LF line ends, a BOM, an upper-case category, no title (Jekyll makes one of the slug).
     "2022-03-01-Odd-Slug.md": "\ufeff---\r\nlayout: post\r\ndate: 2022-03-01 09:00:00 +0800\r\n"
-                              "categories: Wind\r\ntags: 证监会网站新闻\r\n---\r\n<p>第一段</p>\r\n <p>第二段</p>\r\n\r\n"
+                              "categories: Wind\r\ntags: 证监会网站新闻\r\n---\r\n"
+                              "<p>第一段</p>\r\n <p>第二段</p>\r\n\r\n"
                               "<http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW1>\r\n\r\n"
                               "[返回证监会网站新闻](//finews.withounder.com/category/Wind.html)｜"
                               "[返回首页](//finews.withounder.com/)",
