@@ -46,8 +46,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
-    assert head_revision() == "0005_revisions"
+    assert chain == [head_revision(), "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search",
+                     FIRST_REVISION]
+    assert head_revision() == "0009_import"
 
 
 def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
@@ -102,6 +103,9 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
     with Archive.open(db_url) as archive:
         after = _snapshot(archive.engine, but=("content_hash",))
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them
+        assert after.pop("imported_posts") == [] and after.pop("import_commits") == []  # 0009: nothing imported
+        # 0009: every earlier run was a crawl.
+        assert after.pop("crawl_runs") == [(*run, "crawl") for run in before.pop("crawl_runs")]
         assert after == before
         # Revision 0005 recomputed every content hash: the same articles stored again are unchanged.
         current = [*articles, *many]

@@ -53,6 +53,7 @@ def _parser() -> MarkdownIt:
 _QUOTE_PUNCT = set("!\"#$%'()*+,-./:;<=>?@[\\]^_`{|}~")
 _QUOTE_NOT_CLOSING = set(" \\\t\r\n[{(-")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]")
+_QUOTE_OR_GUILLEMET = re.compile(r"[\"']|<<|>>")
 _QUOTES = {'"': ("\u201c", "\u201d"), "'": ("\u2018", "\u2019")}
 
 
@@ -78,7 +79,9 @@ def _kramdown_quotes(state: Any) -> None:
         before = ""
         children = block.children
         for position, token in enumerate(children):
-            if token.type == "text":
+            if token.type == "text" and not _QUOTE_OR_GUILLEMET.search(token.content):
+                before = token.content[-1:] or before
+            elif token.type == "text":
                 text = token.content.replace("<<", "\u00ab").replace(">>", "\u00bb")
                 # What follows the token in the source (e.g. the "_" of an emphasis), for the look-ahead.
                 following = "".join(_source(later) for later in children[position + 1:position + 3])

@@ -116,12 +116,10 @@ class Importer:
                 if commit.commit in known:
                     self.report.commits_known += 1
                     continue
-                for path, blob in commit.changes:
-                    if blob in stored_blobs:
-                        continue
+                changes = [(path, blob) for path, blob in commit.changes if blob not in stored_blobs]
+                for (path, blob), data in zip(changes, blobs.read_many([blob for _, blob in changes]), strict=True):
                     folder, _, file_name = path.rpartition("/")
-                    self._store(processor, PostVersion(path, file_name, folder, blobs.read(blob),
-                                                       commit.commit, blob))
+                    self._store(processor, PostVersion(path, file_name, folder, data, commit.commit, blob))
                     stored_blobs.add(blob)
                 self.archive.add_seen_commits([commit.commit], processor.run_id)
                 self.report.commits += 1

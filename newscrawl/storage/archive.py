@@ -635,12 +635,14 @@ class Archive:
     def start_run(self, site_url: str, settings: Mapping[str, Any], kind: str = "crawl") -> int:
         """Record the start of a run (``kind``: crawl or import); returns its ``run_id``. Passwords in
         settings are redacted."""
-        values = {"kind": kind,
+        values = {
             "started_at": _now(), "finished_at": None, "outcome": "running",
             **dict.fromkeys(RUN_COUNT_COLUMNS, 0), "counts": {},
             "settings": redact_settings(settings), "site_url": redact(site_url),
             "pid": os.getpid(), "hostname": socket.gethostname(),
         }
+        if kind != "crawl":
+            values["kind"] = kind  # a crawl is the column's default (and all a schema before 0009 knows)
         with self._engine.begin() as connection:
             run_id = connection.execute(RUNS.insert().values(values).returning(RUNS.c.run_id)).scalar_one()
         return int(run_id)
@@ -699,7 +701,7 @@ class Archive:
                 select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
             ).scalar_one()
             values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,
-                      "post_text": post.text, "content_hash": stored_hash, "commit": post.commit,
+                      "post_text": post.text, "content_hash": stored_hash, "commit_id": post.commit,
                       "imported_at": seen_at}
             _upsert(connection, IMPORTED, values, key=("article_id",))
         post.content_hash = stored_hash
@@ -708,19 +710,19 @@ class Archive:
     def seen_commits(self) -> set[str]:
         """The git commits whose post files an import has read."""
         with self._read() as connection:
-            return set(connection.execute(select(IMPORT_COMMITS.c.commit)).scalars())
+            return set(connection.execute(select(IMPORT_COMMITS.c.commit_id)).scalars())
 
     def add_seen_commits(self, commits: Sequence[str], run_id: int | None = None) -> None:
         """Remember that every post file of ``commits`` is archived."""
-        rows = [{"commit": commit, "run_id": run_id, "imported_at": _now()} for commit in commits]
+        rows = [{"commit_id": commit, "run_id": run_id, "imported_at": _now()} for commit in commits]
         if rows:
             with self._engine.begin() as connection:
-                connection.execute(_upsert_statement(connection.dialect.name, IMPORT_COMMITS, ("commit", "run_id",
-                                   "imported_at"), ("commit",), ("run_id", "imported_at")), rows)
+                connection.execute(_upsert_statement(connection.dialect.name, IMPORT_COMMITS, ("commit_id", "run_id",
+                                   "imported_at"), ("commit_id",), ("run_id", "imported_at")), rows)
 
 
 #: PostFile's fields and the imported_posts columns that hold them.
-_POST_COLUMNS = {"file_name": "file_name", "text": "post_text", "folder": "folder", "commit": "commit",
+_POST_COLUMNS = {"file_name": "file_name", "text": "post_text", "folder": "folder", "commit": "commit_id",
                  "content_hash": "content_hash"}
 
 

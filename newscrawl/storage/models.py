@@ -162,7 +162,7 @@ class ImportedPostRow(Base):
     folder: Mapped[str | None] = mapped_column(Text)
     post_text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
-    commit: Mapped[str | None] = mapped_column(Text)
+    commit_id: Mapped[str | None] = mapped_column(Text)
     imported_at: Mapped[datetime] = mapped_column(AwareDateTime)
 
 
@@ -171,7 +171,7 @@ class ImportCommitRow(Base):
 
     __tablename__ = "import_commits"
 
-    commit: Mapped[str] = mapped_column(Text, primary_key=True)
+    commit_id: Mapped[str] = mapped_column(Text, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(AwareDateTime)
 

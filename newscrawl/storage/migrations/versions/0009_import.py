@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("folder", sa.Text(), nullable=True),
         sa.Column("post_text", sa.Text(), nullable=False),
         sa.Column("content_hash", sa.Text(), nullable=False),
-        sa.Column("commit", sa.Text(), nullable=True),
+        sa.Column("commit_id", sa.Text(), nullable=True),
         sa.Column("imported_at", AwareDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["article_id"], ["articles.article_id"],
@@ -41,10 +41,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "import_commits",
-        sa.Column("commit", sa.Text(), nullable=False),
+        sa.Column("commit_id", sa.Text(), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=True),
         sa.Column("imported_at", AwareDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("commit", name="pk_import_commits"),
+        sa.PrimaryKeyConstraint("commit_id", name="pk_import_commits"),
     )
 
 
