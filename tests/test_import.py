@@ -303,3 +303,16 @@ def test_a_shallow_clone_is_refused(sqlite_url: str, tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(clone)], check=True)
     done = run_import(sqlite_url, "--git", str(clone))
     assert done.returncode == 2 and "shallow" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_progress_lines_count_files_as_they_are_archived(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newscrawl.importer import run
+    from newscrawl.storage import Archive
+
+    monkeypatch.setattr(run, "PROGRESS_EVERY_S", 0.0)
+    lines: list[str] = []
+    with Archive.open(sqlite_url) as archive:
+        report = run.Importer(archive, SITE_URL, progress=lambda r: lines.append(r.progress())).import_files(
+            [DEMO / "posts"])
+    assert report.new == 9 and len(lines) == 9
+    assert lines[0].startswith("import: 1 files, 0 commits,") and lines[-1].endswith("9 new, 0 updated, 0 unchanged")
