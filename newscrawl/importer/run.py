@@ -100,7 +100,10 @@ class Importer:
             raise
         finally:
             counts = {**self.report.counts(), "stories": dict(processor.counts)}
-            self.archive.finish_run(run_id, self.report.outcome, counts)  # type: ignore[arg-type]
+            try:
+                self.archive.finish_run(run_id, self.report.outcome, counts)  # type: ignore[arg-type]
+            except Exception as error:  # the archive that failed the run may refuse its record too
+                logger.error("the import run %s could not be recorded as %s: %s", run_id, self.report.outcome, error)
         return self.report
 
     def _store_all(self, processor: Processor, versions: Iterator[PostVersion]) -> None:
