@@ -114,10 +114,10 @@ class Importer:
         known = self.archive.seen_commits()
         # A blob already stored in this run is the same post file again (a move to old_post/, a branch).
         stored_blobs: set[str] = set()
+        self.report.commits_known = len(known)
         with history.blobs() as blobs:
-            for commit in history.commits():
+            for commit in history.commits(known):
                 if commit.commit in known:
-                    self.report.commits_known += 1
                     continue
                 changes = [(path, blob) for path, blob in commit.changes if blob not in stored_blobs]
                 for (path, blob), data in zip(changes, blobs.read_many([blob for _, blob in changes]), strict=True):

@@ -8,6 +8,7 @@ over their contents as they are needed (docs/import.md says why not a library). 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ from typing import IO
 #: out). Read old first, so that a post in both is left as ``_posts/`` has it.
 POST_FOLDERS = ("old_post", "_posts")
 _READ_SIZE = 1 << 16
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # Blob ids asked of git cat-file at once: 41 bytes each, well within a pipe's buffer, so that writing the
 # questions never waits for answers nobody reads yet.
 BLOB_BATCH = 256
@@ -104,13 +106,18 @@ class GitHistory:
                               check=False)
         return done.stdout.strip() if done.returncode == 0 else None
 
-    def commits(self) -> Iterator[Commit]:
-        """The commits that touch post files, oldest first, each with its added or changed post files."""
-        command = [self.git, "-C", str(self.repo), "-c", "core.quotePath=false", "log", "--all", "--reverse",
-                   "--date-order", "--no-renames", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
+    def commits(self, known: Iterable[str] = ()) -> Iterator[Commit]:
+        """The commits that touch post files, oldest first, each with its added or changed post files;
+        none of ``known`` nor their ancestors (git leaves them out without reading them)."""
+        command = [self.git, "-C", str(self.repo), "-c", "core.quotePath=false", "log", "--all", "--stdin",
+                   "--reverse", "--date-order", "--no-renames", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
                    "--", *POST_FOLDERS]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as log:
-            assert log.stdout is not None
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) as log:
+            assert log.stdin is not None and log.stdout is not None
+            # git reads all of its standard input before it writes anything: no deadlock.
+            log.stdin.write(b"".join(b"^" + commit.encode("ascii") + b"\n" for commit in self._present(known)))
+            log.stdin.close()
             current: Commit | None = None
             tokens = _nul_separated(log.stdout)
             for token in tokens:
@@ -131,6 +138,16 @@ class GitHistory:
                 yield _ordered(current)
         if log.returncode not in (0, None):
             raise SourceRefused(f"{self.repo}: git log failed (exit {log.returncode})")
+
+    def _present(self, commits: Iterable[str]) -> list[str]:
+        """The ``commits`` this repository holds (the archive may know commits of another history)."""
+        asked = b"".join(commit.encode("ascii") + b"\n" for commit in commits if _COMMIT_ID.fullmatch(commit))
+        if not asked:
+            return []
+        done = subprocess.run([self.git, "-C", str(self.repo), "cat-file", "--batch-check"], input=asked,
+                              capture_output=True, check=False)
+        return [line.split()[0].decode("ascii") for line in done.stdout.splitlines()
+                if line.split()[1:2] == [b"commit"]]
 
     def blobs(self) -> BlobReader:
         return BlobReader(self.git, self.repo)
