@@ -109,9 +109,9 @@ class GitHistory:
     def commits(self, known: Iterable[str] = ()) -> Iterator[Commit]:
         """The commits that touch post files, oldest first, each with its added or changed post files;
         none of ``known`` nor their ancestors (git leaves them out without reading them)."""
-        command = [self.git, "-C", str(self.repo), "-c", "core.quotePath=false", "log", "--branches", "--remotes", "--tags", "--stdin",
-                   "--reverse", "--date-order", "--no-renames", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
-                   "--", *POST_FOLDERS]
+        command = [self.git, "-C", str(self.repo), "-c", "core.quotePath=false", "log", "--branches", "--remotes",
+                   "--tags", "--stdin", "--reverse", "--date-order", "--no-renames", "--raw", "--no-abbrev", "-z",
+                   "--format=%x01%H", "--", *POST_FOLDERS]
         with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL) as log:
             assert log.stdin is not None and log.stdout is not None
