@@ -109,6 +109,14 @@ ODD_POSTS = {
     "2022-03-03-quotes.md": '---\nlayout: post\ntitle: "Q"\ndate: 2022-03-03 10:00:00 +0800\ncategories: emnews\n---\n'
                             "\"Hello,\" he said, don't 'x' \"中文\"说'好'. (\"a\") \"_x_\" 80's\n"
                             "more -- text ...\n\n<http://finance.eastmoney.com/news/1,3.html>\n",
+    # Raw HTML as the eastmoney bodies have it: a comment and elements on one line, "&" in an attribute,
+    # HTML blocks apart.
+    "2022-03-04-html.md": '---\nlayout: post\ntitle: "H"\ndate: 2022-03-04 10:00:00 +0800\n'
+                          "categories: cailianshe\n---\n"
+                          '<!-- EM_StockImg_Start --><p style="text-align:center;">'
+                          '<img src="http://x/a?b=1&c=2&amp;d=3" /></p><!-- EM_StockImg_End -->'
+                          '<p>正文<br /></p>\n <p>第二段</p>\n<center><img src="y" />'
+                          "</center>\n\n<p>后来</p>\n\n<http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW2>\n",
 }
 
 
