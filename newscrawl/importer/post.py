@@ -84,10 +84,10 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     except UnicodeDecodeError as error:
         raise NotAPost("unknown_encoding", f"not UTF-8 (byte {error.start})") from None
     source = text.removeprefix("\ufeff")  # Jekyll reads files as "bom|utf-8"
-    fields, content = _front_matter(file_name, source)
+    fields, content = _front_matter(source)
     if fields.get("published") is False:
         raise NotAPost("unpublished", "published: false")
-    published_at = _published_at(file_name, fields.get("date"), name.day)
+    published_at = _published_at(fields.get("date"), name.day)
     title = fields.get("title")
     title = _titleize(name.slug) if title is None else _liquid_string(title)
     categories = _words(fields.get("categories", fields.get("category")))
@@ -105,6 +105,8 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     article.origin_status = "not_followed" if article.share_url else None
     if not YAML_HEADER.match(source):
         article.flags.append("no_front_matter")
+    elif fields.get("layout") != "post":
+        article.flags.append("no_layout")  # Jekyll published the bare content: no crawl could read its page
     if not categories:
         # Published at /YYYY/MM/DD/<slug>.html: no category page lists it and no page links to it.
         article.flags.append("unreachable")
@@ -113,7 +115,7 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     return article
 
 
-def _front_matter(file_name: str, text: str) -> tuple[dict[str, object], str]:
+def _front_matter(text: str) -> tuple[dict[str, object], str]:
     if not YAML_HEADER.match(text):
         return {}, text
     match = FRONT_MATTER.match(text)
@@ -135,7 +137,7 @@ def _front_matter(file_name: str, text: str) -> tuple[dict[str, object], str]:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _published_at(file_name: str, value: object, day: date) -> datetime:
+def _published_at(value: object, day: date) -> datetime:
     if value is None:
         return datetime.combine(day, time.min, SITE_TZ)
     if isinstance(value, datetime):
