@@ -329,3 +329,39 @@ def test_progress_lines_count_files_as_they_are_archived(sqlite_url: str, monkey
             [DEMO / "posts"])
     assert report.new == 9 and len(lines) == 9
     assert lines[0].startswith("import: 1 files, 0 commits,") and lines[-1].endswith("9 new, 0 updated, 0 unchanged")
+
+
+@needs_git
+def test_an_interrupted_git_import_resumes_where_it_stopped(sqlite_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from newscrawl.importer import run
+    from newscrawl.storage import Archive
+
+    repo = tmp_path / "site"
+    (repo / "_posts").mkdir(parents=True)
+    git(repo, "init", "-q")
+    for number in range(1, 5):
+        (repo / "_posts" / f"2021-12-08-20{number}.md").write_text(post_text(f"20{number}", f"题{number}",
+                                                                               f"文{number}。"), "utf-8")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qm", f"post {number}")
+    real_read_post = run.read_post
+    read: list[str] = []
+
+    def read_then_stop(file_name: str, *args: object, **kwargs: object) -> Article:
+        if len(read) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the third commit's post is read
+        read.append(file_name)
+        return real_read_post(file_name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "read_post", read_then_stop)
+    with Archive.open(sqlite_url) as archive, pytest.raises(KeyboardInterrupt):
+        run.Importer(archive, SITE_URL).import_git(repo)
+    assert [r["article_id"] for r in query(sqlite_url, "SELECT article_id FROM articles ORDER BY 1")] == ["201", "202"]
+    assert len(query(sqlite_url, "SELECT commit_id FROM import_commits")) == 2
+    monkeypatch.setattr(run, "read_post", real_read_post)
+    with Archive.open(sqlite_url) as archive:
+        report = run.Importer(archive, SITE_URL).import_git(repo)
+    assert (report.new, report.unchanged, report.commits, report.commits_known) == (2, 0, 2, 2)
+    runs = query(sqlite_url, "SELECT outcome, new FROM crawl_runs ORDER BY run_id")
+    assert [(r["outcome"], r["new"]) for r in runs] == [("interrupted", 2), ("ok", 2)]
