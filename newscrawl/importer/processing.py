@@ -1,35 +1,23 @@
 """The crawl's processing of one article, for the importer: validate → normalise → story → store.
 
 The one place where the importer reaches the crawl's processing, so an imported post and a crawled page
-become the same row by the same rules (docs/import.md). Today those rules live in the Scrapy pipelines
-(``pipelines/validate.py``, ``normalise.py``, ``dedupe.py``; the store is ``Archive.upsert_imported``);
-this adapter calls their plain functions and the dedupe's story finder without Scrapy. When they move to
-plain functions under newscrawl/ (the one processing path), only the imports and ``_story_linker`` here
-change.
+become the same row by the same rules (docs/import.md): the one article-processing path's functions
+(``newscrawl.processing``: ``problem``, ``normalise``), its story linker (``newscrawl.linking``), and the
+store (``Archive.upsert_imported``, which also keeps the post file).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
-from newscrawl.crawlstate import CrawlState
 from newscrawl.items import Article
+from newscrawl.linking import StoryLinker
+from newscrawl.processing import normalise, problem
 from newscrawl.storage import Archive, UpsertOutcome
-from pipelines.dedupe import DedupePipeline
-from pipelines.normalise import normalise
-from pipelines.validate import problem
 
 #: The dedupe's near-text threshold (NEWSCRAWL_NEAR_DUPLICATE_DISTANCE's default).
 NEAR_DUPLICATE_DISTANCE = 3
-
-
-class _Counts(Counter[str]):
-    """What the dedupe counts (``inc_value``), kept for the run's record."""
-
-    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
-        self[key] += count
 
 
 class Processor:
@@ -39,8 +27,11 @@ class Processor:
                  max_distance: int = NEAR_DUPLICATE_DISTANCE) -> None:
         self.archive = archive
         self.run_id = run_id
-        self.counts = _Counts()
-        self._stories = _story_linker(archive, self.counts, max_distance)
+        #: Posts joined to a story, by the rule that joined them (as the dedupe counts them).
+        self.counts: Counter[str] = Counter()
+        # The crawl's story linking, without its "same article twice in one run" drop: an import meets
+        # every version of a post, and the store tells an unchanged one apart.
+        self._stories = StoryLinker(archive, max_distance)
 
     def process(self, article: Article, seen_at: datetime) -> UpsertOutcome | str:
         """``new``, ``updated`` or ``unchanged``; else the reason the crawl would have dropped it."""
@@ -48,15 +39,7 @@ class Processor:
         if reason:
             return reason
         normalise(article)
-        self._stories(article)
+        linked = self._stories.link(article)
+        if linked:
+            self.counts[f"story/{linked}"] += 1
         return self.archive.upsert_imported(article, seen_at=seen_at, run_id=self.run_id)
-
-
-def _story_linker(archive: Archive, counts: _Counts, max_distance: int) -> Any:
-    """A function that sets ``article.story_id`` as the crawl's dedupe step does."""
-    # The dedupe pipeline's story finder (its archive reads in one transaction), without the crawl's
-    # "same article twice in one run" drop: an import meets every version of a post, and the store tells
-    # an unchanged one apart.
-    dedupe = DedupePipeline(CrawlState(archive=archive, incremental=False), counts,  # type: ignore[arg-type]
-                            max_distance)
-    return dedupe._find_story

@@ -697,8 +697,10 @@ class Archive:
         with self._engine.begin() as connection:
             self._lock_articles(connection, [article.article_id])
             outcome = self._store(connection, article, seen_at, run_id)
-            # New, updated or unchanged, the row now holds this content hash.
-            stored_hash = article.content_hash or fallback_content_hash(article)
+            # What the row holds now (an unchanged article keeps the hash it had).
+            stored_hash = connection.execute(
+                select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
+            ).scalar_one()
             values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,
                       "post_text": post.text, "content_hash": stored_hash, "commit_id": post.commit,
                       "imported_at": seen_at}
