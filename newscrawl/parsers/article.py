@@ -142,17 +142,14 @@ def _split_article_part(article: Article, part: str) -> None:
         article.footer_md = _footer_markdown(footer[0].group("inner"))
         article.publisher = _publisher_from_footer(footer[0].group("inner"))
         part = footer[1]
-    text_part: str | None = None
     share = _last_paragraph(part, xpaths.SHARE_PARAGRAPH)
     if share is not None and _is_autolink(share[0].group("href"), share[0].group("text")):
         article.share_url = unescape(share[0].group("href"))
         article.info_code = SitePolicy.info_code(article.share_url)
         part = share[1]
-    elif empty_share := _last_paragraph(part, xpaths.EMPTY_SHARE_PARAGRAPH):
-        # The post file has an empty link line "<>": kept in body_html so the page renders the same, but
-        # the article's text ends before it, as it ends before a share link.
+    elif _last_paragraph(part, xpaths.EMPTY_SHARE_PARAGRAPH):
+        # The post file has an empty link line "<>": kept in body_html so the page renders the same.
         article.flags.append("empty_share_link")
-        text_part = empty_share[1]
     else:
         article.flags.append("no_share_link")
     if article.publisher is None and article.tags:
@@ -165,7 +162,7 @@ def _split_article_part(article: Article, part: str) -> None:
     if not body_html:
         article.flags.append("empty_body")
         return
-    article.body_text = html_to_text(body_html if text_part is None else text_part.strip()) or None
+    article.body_text = html_to_text(body_html) or None
     summary = xpaths.SUMMARY_PARAGRAPH.search(body_html) or xpaths.SUMMARY_BLOCKQUOTE.search(body_html)
     if summary is not None:
         article.summary = inner_text(summary.group("summary")) or None
