@@ -196,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the last successful run may be this old at most (default: %(default)g)")
     check.set_defaults(handler=cmd_check)
 
+    # newscrawl import (docs/import.md)
+    importing = command("import", "archive the site's own post files, or every version of them in its git "
+                        "history; no network", "newscrawl import ../finews  |  newscrawl import --git ../finews")
+    importing.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                           help="a site source folder (_posts/, old_post/), a folder of *.md posts, or post files")
+    importing.add_argument("--git", type=Path, metavar="REPO", help="a git repository of the site's source")
+    importing.add_argument("--site", default=env["NEWSCRAWL_SITE_URL"], metavar="URL",
+                           help="the site the posts are published on (default: NEWSCRAWL_SITE_URL or %(default)s)")
+    db_option(importing)
+    importing.set_defaults(handler=cmd_import)
+
     demo = command("demo", "crawl a bundled sample of the site on loopback, with no network", "newscrawl demo")
     demo.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
                       help="where demo.sqlite3 and demo_posts/ go (default: %(default)s)")
@@ -463,6 +474,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     verdict, line = check(latest, success, datetime.now(UTC), args.max_age)
     print(f"newscrawl check: {verdict}: {line}")
     return {"ok": EXIT_OK, "degraded": EXIT_DEGRADED}.get(verdict, EXIT_FAILED)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from newscrawl.importer.run import Importer, ImportReport
+    from newscrawl.importer.sources import SourceRefused
+
+    if bool(args.paths) == bool(args.git):
+        print("newscrawl import: give post files or folders, or --git REPO (one of the two)", file=sys.stderr)
+        return EXIT_USAGE
+
+    def progress(report: ImportReport) -> None:
+        print(report.progress(), file=sys.stderr, flush=True)
+
+    archive = _open_archive(args.db, upgrade=True)
+    importer = Importer(archive, args.site, progress=progress)
+    try:
+        report = importer.import_git(args.git) if args.git else importer.import_files(args.paths)
+    except SourceRefused as error:
+        print(f"newscrawl import: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"newscrawl import: interrupted; {importer.report.line()} (run it again to go on)", file=sys.stderr)
+        return 130
+    except Exception as error:
+        raise CommandError(f"{error}; {importer.report.line()}") from None
+    finally:
+        archive.close()
+    print(f"newscrawl {report.line()}")
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -84,6 +84,13 @@ class PostWriter:
         any name with a separator, "..", or a leading dot, so the file is always in the folder), and for a
         name the file system itself refuses (too long for it, or not in its encoding).
         """
+        imported = imported_post(article)
+        if imported is not None:
+            # The site's own file, as imported (docs/import.md): its own name, byte for byte.
+            filename, text = imported
+            written = self._write(filename, text.encode("utf-8"))
+            self.twins.setdefault(_twin_key(filename), set()).add(filename)
+            return written
         name = post_name(article)
         filename = name.filename
         if name.renamed:
@@ -172,6 +179,18 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True  # another user's process
     return True
+
+
+def imported_post(article: Article) -> tuple[str, str] | None:
+    """The post file an article was imported from, name and text as written, while the archive still
+    holds the content imported from it (docs/import.md): the export gives the site's own file back."""
+    post = article.post_file
+    if post is None or post.content_hash is None or post.content_hash != article.content_hash:
+        return None
+    name = post.file_name
+    if "/" in name or "\\" in name or "\x00" in name or name.startswith(".") or not name.endswith((".md", ".markdown")):
+        return None  # not a plain file name: the export names the post itself
+    return name, post.text
 
 
 def export_articles(out_dir: Path, articles: Iterable[Article]) -> ExportReport:

@@ -46,6 +46,22 @@ class Article:
     last_modified: str | None = None
     # Problems the parser noticed but could live with (e.g. "date_from_metadata"); stored for review.
     flags: list[str] = field(default_factory=list)
+    # The post file an imported article was read from (newscrawl import); None for a crawled one.
+    post_file: PostFile | None = None
+
+
+@dataclass
+class PostFile:
+    """A post file of the site's source as written (docs/import.md): its name (``2022-02-14-NW….md``), the
+    folder it was read from (``_posts``, ``old_post``), its text, and the git commit of that version.
+    ``content_hash`` is the article's content hash when it was imported: while the archive still holds
+    that content, ``newscrawl export`` writes ``text`` back as it is."""
+
+    file_name: str
+    text: str
+    folder: str | None = None
+    commit: str | None = None
+    content_hash: str | None = None
 
 
 @dataclass

@@ -41,7 +41,7 @@ def test_usage_errors_exit_2_with_a_message(args: list[str], tmp_path: Path) -> 
 
 
 def test_every_command_has_an_example_in_its_help() -> None:
-    for command in ("crawl", "export", "stats", "search", "db", "reparse", "demo"):
+    for command in ("crawl", "export", "stats", "search", "db", "reparse", "import", "demo"):
         done = newscrawl(command, "--help")
         assert done.returncode == 0 and "Example: newscrawl " + command in done.stdout, command
 

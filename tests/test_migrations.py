@@ -46,9 +46,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0006_side_outputs", "0005_revisions", "0004_published_near",
-                     "0003_story_sketches", "0002_search", FIRST_REVISION]
-    assert head_revision() == "0007_run_coverage"
+    assert chain == [head_revision(), "0007_run_coverage", "0006_side_outputs", "0005_revisions",
+                     "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
+    assert head_revision() == "0008_import"
 
 
 def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
@@ -111,8 +111,10 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
         after = _snapshot(archive.engine, but=("content_hash",))
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them
         assert after.pop("missing_outputs") == []
-        # Revision 0007 adds the runs' coverage and reasons: null for the runs recorded before it.
-        assert after.pop("crawl_runs") == [(*run, None, None) for run in before.pop("crawl_runs")]
+        assert after.pop("imported_posts") == [] and after.pop("import_commits") == []  # 0008: nothing imported
+        # Revision 0007 adds the runs' coverage and reasons: null for the runs recorded before it; 0008 their
+        # kind: every earlier run was a crawl.
+        assert after.pop("crawl_runs") == [(*run, None, None, "crawl") for run in before.pop("crawl_runs")]
         # Revision 0006 adds exact_values last, empty: every value was storable as it was.
         for table in ("articles", "article_revisions"):
             assert [row[-1] for row in after[table]] == [None] * len(before[table])

@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.exc import OperationalError
 
-from newscrawl.items import Article
+from newscrawl.items import Article, PostFile
 from newscrawl.logredact import redact, redact_settings
 from newscrawl.revisions import changed_fields, content_hash, is_revision, with_known_origin
 from newscrawl.storage import search as search_module
@@ -65,6 +65,8 @@ from newscrawl.storage.models import (
     ArticleRevisionRow,
     ArticleRow,
     CrawlRunRow,
+    ImportCommitRow,
+    ImportedPostRow,
     MissingOutputRow,
     PageRow,
     StorySketchRow,
@@ -97,6 +99,8 @@ RUNS: Table = cast(Table, CrawlRunRow.__table__)
 PAGES: Table = cast(Table, PageRow.__table__)
 SKETCHES: Table = cast(Table, StorySketchRow.__table__)
 MISSING: Table = cast(Table, MissingOutputRow.__table__)
+IMPORTED: Table = cast(Table, ImportedPostRow.__table__)
+IMPORT_COMMITS: Table = cast(Table, ImportCommitRow.__table__)
 
 _UINT64 = 1 << 64
 _INT64_MAX = (1 << 63) - 1
@@ -173,6 +177,7 @@ class CrawlRun:
     hostname: str | None
     coverage: dict[str, Any] | None = None
     reasons: list[str] | None = None
+    kind: str = "crawl"
 
     def as_json(self) -> dict[str, Any]:
         """The run as JSON-ready values (times in ISO 8601)."""
@@ -550,7 +555,10 @@ class Archive:
         ``since`` is inclusive and ``until`` exclusive; both compare ``published_at``, so undated
         articles come only when neither is given. Rows are streamed: consume the iterator promptly.
         """
-        statement = select(ARTICLES)
+        # The post file of an imported article comes with it: the export writes it back as it was.
+        post_columns = (IMPORTED.c[column].label(f"post_{name}") for name, column in _POST_COLUMNS.items())
+        statement = select(ARTICLES, *post_columns)
+        statement = statement.outerjoin(IMPORTED, IMPORTED.c.article_id == ARTICLES.c.article_id)
         if since is not None:
             statement = statement.where(ARTICLES.c.published_at >= since)
         if until is not None:
@@ -560,7 +568,10 @@ class Archive:
         statement = statement.order_by(ARTICLES.c.published_at.asc().nulls_last(), ARTICLES.c.article_id)
         with self._read() as connection:
             for row in connection.execution_options(yield_per=200).execute(statement).mappings():
-                yield article_from_row(row)
+                article = article_from_row(row)
+                if row["post_file_name"] is not None:
+                    article.post_file = PostFile(**{name: row[f"post_{name}"] for name in _POST_COLUMNS})
+                yield article
 
     # -- search and statistics ------------------------------------------------------------------------
 
@@ -677,14 +688,17 @@ class Archive:
 
     # -- crawl runs -----------------------------------------------------------------------------------
 
-    def start_run(self, site_url: str, settings: Mapping[str, Any]) -> int:
-        """Record the start of a crawl run; returns its ``run_id``. Passwords in settings are redacted."""
+    def start_run(self, site_url: str, settings: Mapping[str, Any], kind: str = "crawl") -> int:
+        """Record the start of a run (``kind``: crawl or import); returns its ``run_id``. Passwords in
+        settings are redacted."""
         values = {
             "started_at": _now(), "finished_at": None, "outcome": "running",
             **dict.fromkeys(RUN_COUNT_COLUMNS, 0), "counts": {},
             "settings": redact_settings(settings), "site_url": redact(site_url),
             "pid": os.getpid(), "hostname": socket.gethostname(),
         }
+        if kind != "crawl":
+            values["kind"] = kind  # a crawl is the column's default (and all a schema before 0008 knows)
         with self._engine.begin() as connection:
             run_id = connection.execute(RUNS.insert().values(values).returning(RUNS.c.run_id)).scalar_one()
         return int(run_id)
@@ -782,6 +796,47 @@ class Archive:
                 page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
                 size = int(pages) * int(page_size) if pages is not None and page_size is not None else None
         return articles, int(size) if size is not None else None
+
+    # -- imports (newscrawl import, docs/import.md) ---------------------------------------------------
+
+    def upsert_imported(self, article: Article, seen_at: datetime, run_id: int | None = None) -> UpsertOutcome:
+        """``upsert_article`` and, in the same transaction, the post file it was read from
+        (``article.post_file``, recorded with the content hash the archive holds afterwards)."""
+        post = article.post_file
+        if post is None:
+            raise ValueError(f"article {article.article_id} was not read from a post file")
+        seen_at = to_site_time(seen_at)
+        with self._engine.begin() as connection:
+            self._lock_articles(connection, [article.article_id])
+            outcome = self._store(connection, article, seen_at, run_id)
+            # What the row holds now (an unchanged article keeps the hash it had).
+            stored_hash = connection.execute(
+                select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
+            ).scalar_one()
+            values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,
+                      "post_text": post.text, "content_hash": stored_hash, "commit_id": post.commit,
+                      "imported_at": seen_at}
+            _upsert(connection, IMPORTED, values, key=("article_id",))
+        post.content_hash = stored_hash
+        return outcome
+
+    def seen_commits(self) -> set[str]:
+        """The git commits whose post files an import has read."""
+        with self._read() as connection:
+            return set(connection.execute(select(IMPORT_COMMITS.c.commit_id)).scalars())
+
+    def add_seen_commits(self, commits: Sequence[str], run_id: int | None = None) -> None:
+        """Remember that every post file of ``commits`` is archived."""
+        rows = [{"commit_id": commit, "run_id": run_id, "imported_at": _now()} for commit in commits]
+        if rows:
+            with self._engine.begin() as connection:
+                connection.execute(_upsert_statement(connection.dialect.name, IMPORT_COMMITS, ("commit_id", "run_id",
+                                   "imported_at"), ("commit_id",), ("run_id", "imported_at")), rows)
+
+
+#: PostFile's fields and the imported_posts columns that hold them.
+_POST_COLUMNS = {"file_name": "file_name", "text": "post_text", "folder": "folder", "commit": "commit_id",
+                 "content_hash": "content_hash"}
 
 
 # -- helpers ------------------------------------------------------------------------------------------

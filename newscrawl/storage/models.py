@@ -151,6 +151,35 @@ class CrawlRunRow(Base):
     # Where the run's fields came from (newscrawl.coverage) and why it was degraded or failed (revision 0007).
     coverage: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     reasons: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    # What the run was (revision 0008): "crawl", or "import" (newscrawl import).
+    kind: Mapped[str] = mapped_column(String(16), server_default="crawl")
+
+
+class ImportedPostRow(Base):
+    """The post file an imported article was read from, as written: what ``newscrawl export`` gives back
+    byte for byte while the article's content is still the one imported (revision 0008)."""
+
+    __tablename__ = "imported_posts"
+
+    article_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    file_name: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str | None] = mapped_column(Text)
+    post_text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text)
+    commit_id: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(AwareDateTime)
+
+
+class ImportCommitRow(Base):
+    """A commit of a site source repository whose post files ``newscrawl import --git`` has read."""
+
+    __tablename__ = "import_commits"
+
+    commit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(AwareDateTime)
 
 
 class PageRow(Base):

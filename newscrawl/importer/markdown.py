@@ -1,0 +1,178 @@
+"""A post's Markdown → HTML as the site's Jekyll (kramdown 2, GFM input) renders it (see docs/import.md).
+
+markdown-it-py parses (CommonMark, raw HTML on, typographer for kramdown's smart quotes and dashes); the
+block layout is then written the way kramdown writes it, for the forms the site's post files use:
+
+* top-level blocks are separated by a blank line (markdown-it writes one line break);
+* a raw HTML block is cut into its top-level elements and comments, one per line, with the white space
+  between them dropped (kramdown parses the HTML and writes each element on its own line);
+* a ``> `` digest line is ``<blockquote>`` with its paragraph indented by two spaces.
+
+Everything inside a paragraph or an element is left as markdown-it renders it: autolinks ``<http…>`` as
+``<a href>``, ``[text](link)`` footers, a bare ``<`` or ``<>`` as ``&lt;``/``&gt;``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import hr
+from markdown_it.token import Token
+
+# HTML tags that never have a closing tag: they do not open a level when the HTML block is cut apart.
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                   "source", "track", "wbr"})
+# One tag or comment of raw HTML, in document order.
+_HTML_PART = re.compile(r"<!--.*?-->|<(?P<close>/)?(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:\"[^\"]*\"|'[^']*'|[^'\">])*>",
+                        re.S)
+
+
+_TAG = re.compile(r"<[A-Za-z][^<>]*>")
+_BARE_AMPERSAND = re.compile(r"&(?!#\d+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    # kramdown's typographic symbols: "…" quotes become curly, --- an em dash, -- an en dash, ... an ellipsis.
+    parser = MarkdownIt("commonmark", {"html": True, "typographer": True})
+    parser.enable(["replacements"])
+    parser.core.ruler.push("kramdown_quotes", _kramdown_quotes)
+    # kramdown has no setext headings over several lines of text, and a "---" line does not end its
+    # paragraph (it stays text: an em dash); CommonMark's rules do both.
+    parser.disable("lheading")
+    parser.block.ruler.at("hr", hr, {"alt": ["reference", "blockquote", "list"]})
+    return parser
+
+
+# kramdown's smart-quote rules (parser/kramdown/smart_quotes.rb), in its order, on the character before a
+# quote and the text after it. Ruby's \w and \s are ASCII-only, so a CJK character before a quote is a
+# "closing" context: 说"好" gives 说”好”.
+_QUOTE_PUNCT = set("!\"#$%'()*+,-./:;<=>?@[\\]^_`{|}~")
+_QUOTE_NOT_CLOSING = set(" \\\t\r\n[{(-")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]")
+_QUOTE_OR_GUILLEMET = re.compile(r"[\"']|<<|>>")
+_QUOTES = {'"': ("\u201c", "\u201d"), "'": ("\u2018", "\u2019")}
+
+
+def _kramdown_quote(quote: str, before: str, after: str) -> str:
+    left, right = _QUOTES[quote]
+    if after[:1] in ("_", "*") and len(after) > 1 and not after[1].isspace():
+        return left
+    if after[:1] in _QUOTE_PUNCT and not after.startswith(".."):
+        return right
+    if before in (" ", "\t", "\n") and _ASCII_WORD.match(after[:1]):
+        return left
+    if before and before not in _QUOTE_NOT_CLOSING:
+        return right
+    if not after or after[:1] in (" ", "\t", "\n") or (after[:1] == "s" and not _ASCII_WORD.match(after[1:2])):
+        return right
+    return left
+
+
+def _kramdown_quotes(state: Any) -> None:
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        before = ""
+        children = block.children
+        for position, token in enumerate(children):
+            if token.type == "text" and not _QUOTE_OR_GUILLEMET.search(token.content):
+                before = token.content[-1:] or before
+            elif token.type == "text":
+                text = token.content.replace("<<", "\u00ab").replace(">>", "\u00bb")
+                # What follows the token in the source (e.g. the "_" of an emphasis), for the look-ahead.
+                following = "".join(_source(later) for later in children[position + 1:position + 3])
+                out = []
+                for index, char in enumerate(text):
+                    after = (text[index + 1:] + following)[:2]
+                    out.append(_kramdown_quote(char, before, after) if char in _QUOTES else char)
+                    before = out[-1]
+                token.content = "".join(out)
+            elif token.type in ("softbreak", "hardbreak"):
+                before = "\n"
+            elif token.content:
+                before = token.content[-1]
+
+
+def _source(token: Any) -> str:
+    return str(token.markup if token.nesting else token.content)
+
+
+def render_markdown(text: str) -> str:
+    """The HTML kramdown writes for ``text`` (a post's content after its front matter), without outer
+    white space."""
+    parser = _parser()
+    tokens = parser.parse(text)
+    html = ""
+    start = depth = 0
+    previous_end: int | None = None
+    for index, token in enumerate(tokens):
+        depth += token.nesting
+        if depth == 0:
+            block = _block(parser, tokens[start:index + 1])
+            begin, end = tokens[start].map or (0, 0)
+            if block:
+                # kramdown ends every block with a line break, and writes one more for blank lines between
+                # blocks: blocks on adjacent lines (an <hr /> and a paragraph, an HTML comment and the HTML
+                # after it) are one line break apart, blocks after a blank line two.
+                joint = "\n" if previous_end is not None and begin <= previous_end else "\n\n"
+                html = html + joint + block if html else block
+                previous_end = end
+            start = index + 1
+    return html
+
+
+def _block(parser: MarkdownIt, tokens: list[Token]) -> str:
+    first = tokens[0]
+    if first.type == "html_block":
+        return "\n".join(_html_parts(_escape_attribute_ampersands(first.content)))
+    html: str = parser.renderer.render(tokens, parser.options, {}).strip("\n")
+    if first.type == "blockquote_open":
+        # kramdown indents the children of a blockquote by two spaces and puts the tags on their own lines.
+        inner: str = parser.renderer.render(tokens[1:-1], parser.options, {}).strip("\n")
+        return "<blockquote>\n" + "\n".join("  " + line for line in inner.split("\n")) + "\n</blockquote>"
+    return html
+
+
+def _escape_attribute_ampersands(html: str) -> str:
+    # kramdown writes the tags it parsed back with "&" escaped in attribute values (an entity stays as is).
+    return _TAG.sub(lambda tag: _BARE_AMPERSAND.sub("&amp;", tag.group(0)), html)
+
+
+def _html_parts(html: str) -> list[str]:
+    """The top-level elements, comments and text runs of a raw HTML block, each without outer white space."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    position = 0
+    for match in _HTML_PART.finditer(html):
+        if depth == 0 and html[position:match.start()].strip():
+            # Text between top-level elements stays with what follows it.
+            pass
+        name = (match.group("name") or "").lower()
+        if match.group(0).startswith("<!--"):
+            opens = closes = False
+        elif match.group("close"):
+            opens, closes = False, True
+        else:
+            opens = name not in _VOID and not match.group(0).endswith("/>")
+            closes = False
+        if depth == 0 and not html[start:match.start()].strip():
+            start = match.start()
+        if opens:
+            depth += 1
+        elif closes:
+            depth = max(depth - 1, 0)
+        position = match.end()
+        if depth == 0 and not html[position:].startswith(("</",)):
+            piece = html[start:position].strip()
+            if piece:
+                parts.append(piece)
+            start = position
+    rest = html[start:].strip()
+    if rest:
+        parts.append(rest)
+    return parts
