@@ -111,6 +111,8 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
     monkeypatch.undo()
     assert upgrade_database(db_url) == (FIRST_REVISION, head_revision())
 
+    # Every match ranked (not only the newest RANKED): the index must hold every article archived before.
+    monkeypatch.setattr(search_module, "RANKED", 1000)
     with Archive.open(db_url) as archive:
         after = _snapshot(archive.engine, but=("content_hash",))
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them

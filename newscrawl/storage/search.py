@@ -93,22 +93,16 @@ def query_terms(query: str) -> list[str]:
 # -- what is indexed ----------------------------------------------------------------------------------
 
 
-def _is_separator(character: str) -> bool:
-    # White space, and the ASCII control characters that FTS5's ascii tokenizer splits at.
-    return character.isspace() or ord(character) < 32 or ord(character) == 127
+#: What separates runs of characters: white space (str.isspace; the highest is U+3000), and the ASCII
+#: control characters, which FTS5's ascii tokenizer splits at.
+_SEPARATORS = re.compile(
+    "[" + "".join(re.escape(chr(code)) for code in range(0x3001) if chr(code).isspace() or code < 32 or code == 127)
+    + "]+"
+)
 
 
-def _chunks(value: str) -> Iterator[str]:
-    chunk: list[str] = []
-    for character in value:
-        if _is_separator(character):
-            if chunk:
-                yield "".join(chunk)
-                chunk = []
-        else:
-            chunk.append(character)
-    if chunk:
-        yield "".join(chunk)
+def _chunks(value: str) -> list[str]:
+    return [chunk for chunk in _SEPARATORS.split(value) if chunk]
 
 
 def document_tokens(*texts: str | None, category: str | None = None) -> list[str]:
@@ -120,7 +114,7 @@ def document_tokens(*texts: str | None, category: str | None = None) -> list[str
         if not value:
             continue
         for chunk in _chunks(value.lower()):
-            tokens.update(chunk[i:i + 2] for i in range(len(chunk) - 1))
+            tokens.update(map(str.__add__, chunk, chunk[1:]))
             tokens.add(chunk[-1])
     if category is not None:
         tokens.add(category_token(category))
@@ -227,12 +221,30 @@ def rebuild_index(connection: Connection, progress: Callable[[int, int], None] |
     # Keyset pages by article_id: each page one indexed range read, whatever the archive's size.
     page = text("SELECT article_id, title, summary, body_text, category, published_at FROM articles "
                 "WHERE article_id > :after ORDER BY article_id LIMIT :batch").columns(published_at=AwareDateTime())
+    # The index starts empty, so the sequence numbers are counted here, not read back per article, and
+    # each page is written with one executemany per table.
+    sequence: dict[int, int] = {}
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        insert_documents = text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id, bigrams) "
+                                "VALUES (:doc_id, :article_id, array_to_tsvector(CAST(:tokens AS text[])))")
+    else:
+        insert_documents = text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id) VALUES (:doc_id, :article_id)")
+        insert_fts = text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)")
     while True:
         rows = connection.execute(page, {"after": after, "batch": batch}).mappings().all()
         if not rows:
             break
+        documents = []
         for row in rows:
-            index_article(connection, row)
+            floor = doc_id_floor(row["published_at"])
+            sequence[floor] = sequence.get(floor, -1) + 1
+            tokens = _tokens_of(row)
+            documents.append({"doc_id": floor + sequence[floor], "article_id": row["article_id"],
+                              "tokens": tokens if postgres else " ".join(tokens)})
+        connection.execute(insert_documents, documents)
+        if not postgres:
+            connection.execute(insert_fts, documents)
         done += len(rows)
         after = rows[-1]["article_id"]
         if progress is not None:
