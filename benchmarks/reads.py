@@ -179,16 +179,20 @@ def cron_run(db_url: str, workdir: Path, runs: int) -> dict[str, Any]:
         env = {**os.environ, "http_proxy": f"http://127.0.0.1:{port}", "NEWSCRAWL_WARC_DIR": str(workdir / "warc"),
                "NEWSCRAWL_LOCK_FILE": str(workdir / "lock")}
         crawl = ["crawl", "--site", "http://finews.withounder.com/", "--db", db_url]
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "newscrawl", "-q", *crawl], check=True, cwd=ROOT, env=env,
-                       stdout=subprocess.DEVNULL)
-        full = time.perf_counter() - start
-        timings = []
-        for _ in range(runs):
+        log = workdir / "crawl.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+
+        def crawl_once() -> float:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "newscrawl", "-q", *crawl], check=True, cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL)
-            timings.append(time.perf_counter() - start)
+            with log.open("a") as output:
+                done = subprocess.run([sys.executable, "-m", "newscrawl", *crawl], cwd=ROOT, env=env,
+                                      stdout=output, stderr=output)
+            if done.returncode != 0:
+                raise SystemExit(f"newscrawl crawl failed ({done.returncode}):\n{log.read_text()[-3000:]}")
+            return time.perf_counter() - start
+
+        full = crawl_once()
+        timings = [crawl_once() for _ in range(runs)]
         warc = sum(path.stat().st_size for path in (workdir / "warc").rglob("*") if path.is_file())
     finally:
         server.terminate()

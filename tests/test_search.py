@@ -296,3 +296,32 @@ def test_same_results_on_both_backends(tmp_path: Path) -> None:
                 and datetime(2019, 1, 3, tzinfo=CST) <= a.published_at < datetime(2019, 1, 9, tzinfo=CST)]  # type: ignore[operator]
     assert [(h.article_id, h.rank) for h in answers["sqlite"]["filtered"]] == _expected(filtered, "市场")
     assert answers["sqlite"]["filtered"]
+
+
+def test_concurrent_writers_of_one_second(db_url: str) -> None:
+    """Two writers storing articles published in the same second each get their own doc_id."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def write(offset: int) -> None:
+        try:
+            with Archive.open(db_url) as archive:
+                barrier.wait()
+                for i in range(offset, offset + 20):
+                    flash = emnews_article(f"2021121622070{i:05d}", 16, f"同秒快讯{i}", "同一秒发布的政务服务快讯")
+                    archive.upsert_article(flash, T0)
+        except BaseException as error:
+            errors.append(error)
+
+    with Archive.open(db_url):
+        pass
+    threads = [threading.Thread(target=write, args=(offset,)) for offset in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Archive.open(db_url) as archive:
+        assert len(archive.search("同一秒发布", limit=100)) == 40

@@ -152,25 +152,37 @@ def doc_id_floor(published_at: datetime | None) -> int:
 def index_article(connection: Connection, values: _Values) -> None:
     """Add the document of the article whose column values are ``values`` (it has none yet)."""
     floor = doc_id_floor(values.get("published_at"))
-    last = connection.execute(
-        text(f"SELECT max(doc_id) FROM {DOCUMENTS_TABLE} WHERE doc_id >= :floor AND doc_id < :ceiling"),
-        {"floor": floor, "ceiling": floor + (1 << DOC_SEQUENCE_BITS)},
-    ).scalar()
-    doc_id = floor if last is None else int(last) + 1
     tokens = _tokens_of(values)
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id, bigrams) "
-                 "VALUES (:doc_id, :article_id, array_to_tsvector(CAST(:tokens AS text[])))"),
-            {"doc_id": doc_id, "article_id": values["article_id"], "tokens": tokens},
-        )
-        return
-    connection.execute(
-        text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id) VALUES (:doc_id, :article_id)"),
-        {"doc_id": doc_id, "article_id": values["article_id"]},
+    postgres = connection.dialect.name == "postgresql"
+    parameters = {"floor": floor, "ceiling": floor + (1 << DOC_SEQUENCE_BITS), "article_id": values["article_id"],
+                  "tokens": tokens if postgres else ""}
+    # The next number of the publication second, in the insert itself. Two PostgreSQL writers storing
+    # articles of the same second may pick the same number: the second one's insert waits for the first
+    # to commit, does nothing, and tries again with the number after it.
+    for _ in range(_ALLOCATION_ATTEMPTS):
+        doc_id = connection.execute(_insert_document_statement(postgres), parameters).scalar()
+        if doc_id is not None:
+            break
+    else:
+        raise RuntimeError(f"no free doc_id for {values['article_id']} after {_ALLOCATION_ATTEMPTS} attempts")
+    if not postgres:
+        connection.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)"),
+                           {"doc_id": doc_id, "tokens": " ".join(tokens)})
+
+
+_ALLOCATION_ATTEMPTS = 100
+
+
+@lru_cache(maxsize=2)
+def _insert_document_statement(postgres: bool) -> Any:
+    bigrams = ", bigrams" if postgres else ""
+    bigrams_value = ", array_to_tsvector(CAST(:tokens AS text[]))" if postgres else ""
+    return text(
+        f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id{bigrams}) "
+        f"SELECT coalesce(max(doc_id) + 1, :floor), :article_id{bigrams_value} FROM {DOCUMENTS_TABLE} "
+        "WHERE doc_id >= :floor AND doc_id < :ceiling "
+        "ON CONFLICT (doc_id) DO NOTHING RETURNING doc_id"
     )
-    connection.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)"),
-                       {"doc_id": doc_id, "tokens": " ".join(tokens)})
 
 
 def unindex_article(connection: Connection, old_values: _Values) -> None:
