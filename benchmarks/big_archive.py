@@ -230,6 +230,11 @@ def main() -> None:
     with Archive.open(args.db) as archive:
         seconds = fill(archive, generator, args.articles)
         print(f"{archive.count_articles():,} articles in the archive ({seconds:.0f} s this run)")
+        if archive.dialect == "postgresql":
+            # Planner statistics (the bigrams' frequencies among them) for the reads that follow, as
+            # autovacuum would gather them some time later.
+            with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 if __name__ == "__main__":

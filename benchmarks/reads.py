@@ -14,7 +14,8 @@ one process, as a library call: the figure is the query, not Python's start-up. 
 timed as the command a user types (a fresh process each, start-up included), ``--repeat-commands`` times.
 The cron run needs ../shared/replica (serve.py on a free loopback port): the replica is crawled in full into
 the archive once, then the timed incremental run follows; the same on an empty archive gives the base.
-Writes benchmarks/results/reads-<UTC date>-<articles>.json.
+Writes benchmarks/results/reads-<UTC date>-<articles>.json (a later run on the same day and size updates
+the figures it measured).
 """
 
 from __future__ import annotations
@@ -341,6 +342,14 @@ def main() -> None:
     size = max(figures["articles"] for figures in record["backends"].values())
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"reads-{datetime.now(UTC):%Y-%m-%d}-{size}.json"
+    if path.is_file():
+        # Several runs on one day at one size (a backend at a time, or a step again): one record, the
+        # newest figure of each step kept, with the command of each run.
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        for dialect, figures in record["backends"].items():
+            earlier.setdefault("backends", {}).setdefault(dialect, {}).update(figures)
+        earlier.setdefault("commands", [earlier.pop("command", "")]).append(record["command"])
+        record = earlier
     path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"written {path}")
 

@@ -3,7 +3,8 @@
 Chinese is written without spaces, so word tokenizers see a whole clause as one token, and most Chinese
 words are two characters (南召, 市场), too short for a trigram index. Both backends therefore index the
 overlapping character **bigrams** of each article's title, summary and body text (Lucene's CJK analyzer does
-the same), in one document per article keyed by ``doc_id``:
+the same), and its single characters (so that a one-character term is one look-up too), in one document
+per article keyed by ``doc_id``:
 
 * SQLite: the contentless FTS5 table ``search_fts`` (``ascii`` tokenizer with every printable ASCII
   character a token character, ``detail=none``: it stores which documents hold each bigram, nothing else),
@@ -16,8 +17,8 @@ number: the index's own order is newest first, so both backends can hand out the
 hold a query's bigrams without sorting every match, and a date range is a ``doc_id`` range.
 
 A query is split at white space into terms; an article matches when every term occurs in its title,
-summary or body text as a substring (lower-cased). A term's bigrams (for a one-character term, the
-bigrams that begin with it) select candidates, newest first; each candidate is then checked for the
+summary or body text as a substring (lower-cased). A term's bigrams (a one-character term: the
+character, which is indexed too) select candidates, newest first; each candidate is then checked for the
 terms themselves, which gives phrase semantics (``政务服务`` needs those four characters in order). The
 newest ``RANKED`` matches are ranked: 10 points per occurrence of a term in the title, 3 in the summary,
 1 in the body, ties to the newer article, then the smaller id. The checking and ranking are the same
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,9 +54,10 @@ DOC_SEQUENCE_BITS = 20
 #: How many of the newest matching articles are ranked by relevance (see the module docstring): each is
 #: read and checked, so this bounds a query's cost however many articles match (docs/search.md).
 RANKED = 200
-#: Candidates fetched at first; each further batch is four times larger, up to ``LAST_BATCH``.
+#: Candidates fetched at first; later batches are as large as the matches found so far say is needed,
+#: within [MIN_BATCH, LAST_BATCH].
 FIRST_BATCH = RANKED
-LAST_BATCH = 4000
+MIN_BATCH, LAST_BATCH = 16, 4000
 TITLE_WEIGHT, SUMMARY_WEIGHT, BODY_WEIGHT = 10, 3, 1
 SNIPPET_BEFORE, SNIPPET_AFTER = 24, 56
 #: Marks around a matched term in a snippet: CJK lenticular brackets read well inside Chinese text.
@@ -106,16 +109,15 @@ def _chunks(value: str) -> list[str]:
 
 
 def document_tokens(*texts: str | None, category: str | None = None) -> list[str]:
-    """The tokens of an article's index document, sorted: every bigram of the lower-cased texts, the last
-    character of each run without white space (so that a one-character term finds it as a prefix), and
-    the category's token."""
+    """The tokens of an article's index document, sorted: every character and every bigram of the
+    lower-cased texts (white space aside), and the category's token."""
     tokens: set[str] = set()
     for value in texts:
         if not value:
             continue
         for chunk in _chunks(value.lower()):
+            tokens.update(chunk)
             tokens.update(map(str.__add__, chunk, chunk[1:]))
-            tokens.add(chunk[-1])
     if category is not None:
         tokens.add(category_token(category))
     return sorted(tokens)
@@ -125,18 +127,15 @@ def category_token(category: str) -> str:
     return CATEGORY_TOKEN + category.encode("utf-8").hex()
 
 
-def term_tokens(term: str) -> tuple[list[str], list[str]]:
-    """(bigrams, prefixes) a document must hold to contain ``term``: its bigrams, and for a run of one
-    character between separators, that character as a prefix."""
-    bigrams: list[str] = []
-    prefixes: list[str] = []
+def term_tokens(term: str) -> list[str]:
+    """The tokens a document must hold to contain ``term``: its bigrams, and for a run of one character
+    between separators, that character."""
+    tokens: list[str] = []
     for chunk in _chunks(term.lower()):
-        if len(chunk) == 1:
-            prefixes.append(chunk)
-        for i in range(len(chunk) - 1):
-            if chunk[i:i + 2] not in bigrams:
-                bigrams.append(chunk[i:i + 2])
-    return bigrams, prefixes
+        for token in [chunk] if len(chunk) == 1 else map(str.__add__, chunk, chunk[1:]):
+            if token not in tokens:
+                tokens.append(token)
+    return tokens
 
 
 def doc_id_floor(published_at: datetime | None) -> int:
@@ -278,14 +277,11 @@ def search(
     terms = query_terms(query)
     if not terms or limit <= 0:
         return []
-    bigrams: list[str] = []
-    prefixes: list[str] = []
+    tokens: list[str] = []
     for term in terms:
-        term_bigrams, term_prefixes = term_tokens(term)
-        bigrams += [b for b in term_bigrams if b not in bigrams]
-        prefixes += [p for p in term_prefixes if p not in prefixes and not any(b.startswith(p) for b in bigrams)]
+        tokens += [token for token in term_tokens(term) if token not in tokens]
     if category is not None:
-        bigrams.append(category_token(category))
+        tokens.append(category_token(category))
     low, high = 0, 1 << 62
     if since is not None or until is not None:
         low = max(doc_id_floor(since), 1 << DOC_SEQUENCE_BITS)  # undated documents are out of any range
@@ -295,7 +291,18 @@ def search(
     filters = {"category": category, "since": since, "until": until}
     # (rank, doc_id, article_id, title, summary, body_text) of the newest RANKED matches.
     matches: list[tuple[int, int, str, str | None, str | None, str | None]] = []
-    for batch in _candidates(connection, bigrams, prefixes, low, high):
+    checked = 0
+
+    def next_batch() -> int:
+        # As many candidates as the share of matches among those checked so far says are still needed
+        # (a quarter more), so that a phrase whose bigrams are common costs one more small batch.
+        if not matches:
+            return min(LAST_BATCH, max(FIRST_BATCH, 4 * checked))
+        needed = (RANKED - len(matches)) * checked / len(matches)
+        return min(LAST_BATCH, max(MIN_BATCH, math.ceil(needed * 1.25)))
+
+    for batch in _candidates(connection, tokens, low, high, next_batch):
+        checked += len(batch)
         rows = connection.execute(fetch, {"doc_ids": _id_list(connection, batch), **filters}).all()
         found = {row[0]: row for row in rows}
         for doc_id in batch:
@@ -339,20 +346,19 @@ def _rank(terms: Sequence[str], title: str | None, summary: str | None, body_tex
     return rank
 
 
-def _candidates(connection: Connection, bigrams: Sequence[str], prefixes: Sequence[str], low: int,
-                high: int) -> Iterator[list[int]]:
-    """Batches of the ``doc_id`` of documents holding every bigram and a token starting with every
-    prefix, newest first, within [low, high)."""
+def _candidates(connection: Connection, tokens: Sequence[str], low: int, high: int,
+                next_batch: Callable[[], int]) -> Iterator[list[int]]:
+    """Batches of the ``doc_id`` of documents holding every token, newest first, within [low, high)."""
     postgres = connection.dialect.name == "postgresql"
     if postgres:
-        condition = "bigrams @@ CAST(:match AS tsquery)" if bigrams or prefixes else "true"
+        condition = "bigrams @@ CAST(:match AS tsquery)" if tokens else "true"
         statement = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE {condition} "
                          "AND doc_id >= :low AND doc_id < :high ORDER BY doc_id DESC LIMIT :batch")
-        match = " & ".join([_tsquery_lexeme(b) for b in bigrams] + [_tsquery_lexeme(p) + ":*" for p in prefixes])
-    elif bigrams or prefixes:
+        match = " & ".join(_tsquery_lexeme(token) for token in tokens)
+    elif tokens:
         statement = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
                          "AND rowid >= :low AND rowid < :high ORDER BY rowid DESC LIMIT :batch")
-        match = " AND ".join([_fts_string(b) for b in bigrams] + [_fts_string(p) + " *" for p in prefixes])
+        match = " AND ".join(_fts_string(token) for token in tokens)
     else:
         # No token to look up (a term of control characters only): every document, newest first.
         statement = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low AND doc_id < :high "
@@ -367,7 +373,7 @@ def _candidates(connection: Connection, bigrams: Sequence[str], prefixes: Sequen
         if len(batch) < size:
             return
         high = batch[-1]
-        size = min(size * 4, LAST_BATCH)
+        size = next_batch()
 
 
 def _id_list(connection: Connection, doc_ids: list[int]) -> Any:
@@ -387,9 +393,11 @@ def _fetch_statement(dialect: str, category: bool, since: bool, until: bool) -> 
         conditions.append("a.published_at >= :since")
     if until:
         conditions.append("a.published_at < :until")
+    # CROSS JOIN: SQLite joins in the order written, from the candidates to their articles; left free, it
+    # drove a filtered search from ix_articles_category through every article of the category.
     statement = text(
         f"SELECT d.doc_id, a.article_id, a.title, a.summary, a.body_text FROM {DOCUMENTS_TABLE} d "
-        f"JOIN articles a ON a.article_id = d.article_id WHERE {' AND '.join(conditions)}"
+        f"CROSS JOIN articles a WHERE a.article_id = d.article_id AND {' AND '.join(conditions)}"
     )
     moments = [bindparam(name, type_=AwareDateTime()) for name, used in (("since", since), ("until", until)) if used]
     return statement.bindparams(*moments) if moments else statement
