@@ -287,6 +287,11 @@ def search(
         low = max(doc_id_floor(since), 1 << DOC_SEQUENCE_BITS)  # undated documents are out of any range
     if until is not None:
         high = doc_id_floor(until) + (1 << DOC_SEQUENCE_BITS)
+    if connection.dialect.name == "postgresql":
+        # psycopg prepares a statement run five times, and PostgreSQL may then plan it once for any token:
+        # that generic plan sorted every match of a common one (的: 82,000 at 100,000 articles, 135 ms)
+        # where the plan for its own token walks the doc_id index and stops at the batch.
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     fetch = _fetch_statement(connection.dialect.name, category is not None, since is not None, until is not None)
     filters = {"category": category, "since": since, "until": until}
     # (rank, doc_id, article_id, title, summary, body_text) of the newest RANKED matches.
