@@ -15,7 +15,7 @@ one process, as a library call: the figure is the query, not Python's start-up. 
 timed as the command a user types (a fresh process each, start-up included), ``--repeat-commands`` times.
 The cron run needs ../shared/replica (serve.py on a free loopback port): the replica is crawled in full into
 the archive once, then the timed incremental run follows; the same on an empty archive gives the base.
-Writes benchmarks/results/reads-<UTC date>-<articles>.json (a later run on the same day and size updates
+Writes benchmarks/results/reads-<UTC date>-<--label or articles>.json (a later run on the same day and size updates
 the figures it measured).
 """
 
@@ -342,6 +342,7 @@ def main() -> None:
     parser.add_argument("--cron-runs", type=int, default=3, help="timed incremental runs on each archive")
     parser.add_argument("--skip", default="", help="comma-separated: search,commands,size,cron,upgrade")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--label", help="the size in the result's file name (default: the number of articles)")
     args = parser.parse_args()
     args.skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     if not (REPLICA / "serve.py").is_file():
@@ -357,9 +358,9 @@ def main() -> None:
     for url in urls:
         figures = run(url, args)
         record["backends"][figures["dialect"]] = figures
-    size = max(figures["articles"] for figures in record["backends"].values())
+    label = args.label or str(max(figures["articles"] for figures in record["backends"].values()))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"reads-{datetime.now(UTC):%Y-%m-%d}-{size}.json"
+    path = args.out / f"reads-{datetime.now(UTC):%Y-%m-%d}-{label}.json"
     if path.is_file():
         # Several runs on one day at one size (a backend at a time, or a step again): one record, the
         # newest figure of each step kept, with the command of each run.
