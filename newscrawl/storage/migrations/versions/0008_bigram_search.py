@@ -45,10 +45,11 @@ _SQLITE_UP = [
     """,
     "CREATE VIRTUAL TABLE search_fts USING fts5(bigrams, content='', detail=none, tokenize='"
     + _TOKENIZE.replace("'", "''") + "')",
-    "DROP TRIGGER articles_fts_after_update",
-    "DROP TRIGGER articles_fts_after_delete",
-    "DROP TRIGGER articles_fts_after_insert",
-    "DROP TABLE articles_fts",
+    # IF EXISTS: a batch migration that recreated `articles` before this one took 0002's triggers with it.
+    "DROP TRIGGER IF EXISTS articles_fts_after_update",
+    "DROP TRIGGER IF EXISTS articles_fts_after_delete",
+    "DROP TRIGGER IF EXISTS articles_fts_after_insert",
+    "DROP TABLE IF EXISTS articles_fts",
 ]
 _POSTGRES_UP = [
     """
@@ -59,9 +60,9 @@ _POSTGRES_UP = [
         CONSTRAINT uq_search_documents_article_id UNIQUE (article_id)
     )
     """,
-    "DROP INDEX ix_articles_title_trgm",
-    "DROP INDEX ix_articles_summary_trgm",
-    "DROP INDEX ix_articles_body_text_trgm",
+    "DROP INDEX IF EXISTS ix_articles_title_trgm",
+    "DROP INDEX IF EXISTS ix_articles_summary_trgm",
+    "DROP INDEX IF EXISTS ix_articles_body_text_trgm",
 ]
 #: The GIN index is built after the rows are in: one sorted build instead of a million insertions.
 _POSTGRES_INDEX = "CREATE INDEX ix_search_documents_bigrams ON search_documents USING gin (bigrams)"
