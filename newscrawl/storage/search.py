@@ -28,7 +28,6 @@ Python code on both backends, so SQLite and PostgreSQL return the same hits in t
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,8 +40,6 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, RowMapping
 
 from newscrawl.storage.types import AwareDateTime
-
-logger = logging.getLogger(__name__)
 
 #: An article's column values: a dict, or a row read from ``articles``.
 _Values = Mapping[str, Any] | RowMapping
