@@ -32,7 +32,8 @@ down_revision: str | Sequence[str] | None = "0007_run_coverage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-logger = logging.getLogger(__name__)
+# Named for what it reports: Alembic loads this file under a module name of its own.
+logger = logging.getLogger("newscrawl.storage.migrations")
 
 _TOKENIZE = "ascii tokenchars '" + TOKEN_CHARACTERS.replace("'", "''") + "'"
 _SQLITE_UP = [
