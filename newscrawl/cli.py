@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", type=_query)
     db_option(search)
     search.add_argument("--limit", type=_positive, default=20, metavar="N")
+    search.add_argument("--category", metavar="SLUG", help="only articles of this category")
+    search.add_argument("--since", type=_date, metavar="DATE", help="first publication day (YYYY-MM-DD)")
+    search.add_argument("--until", type=_date, metavar="DATE", help="last publication day (YYYY-MM-DD)")
     search.set_defaults(handler=cmd_search)
 
     db = command("db", "database maintenance", "newscrawl db upgrade --db sqlite:///data/newscrawl.sqlite3",
@@ -414,9 +417,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from newscrawl.export import day_range
+
+    if args.since and args.until and args.since > args.until:
+        print("newscrawl search: --since is after --until", file=sys.stderr)
+        return EXIT_USAGE
+    since, until = day_range(args.since, args.until)
     archive = _open_archive(args.db)
     try:
-        hits = archive.search(args.query, limit=args.limit)
+        hits = archive.search(args.query, limit=args.limit, category=args.category, since=since, until=until)
     finally:
         archive.close()
     if not hits:

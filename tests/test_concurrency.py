@@ -139,7 +139,7 @@ def test_killed_writer_leaves_whole_transactions(db_url: str) -> None:
         if archive.dialect == "sqlite":
             with archive.engine.connect() as connection:
                 assert connection.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
-                connection.execute(text("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')"))
+                connection.execute(text("INSERT INTO search_fts(search_fts) VALUES('integrity-check')"))
         articles = list(archive.iter_articles())
         assert len(articles) == ARTICLES
         with archive.engine.connect() as connection:

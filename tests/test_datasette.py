@@ -1,6 +1,7 @@
 """The SQLite archive in Datasette, with search on articles (docs/search.md, "Datasette").
 
-Starts the real ``datasette`` program on a free loopback port and asks its JSON API, as a reader would.
+Starts the real ``datasette`` program on a free loopback port with the metadata file docs/search.md gives,
+and asks its JSON API, as a reader would.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from test_storage import SEED_ID, SEED_TITLE, T0, sample_articles
 
 from newscrawl.storage import Archive
 
+METADATA = Path(__file__).resolve().parent.parent / "docs" / "datasette.json"
+
 
 def _free_port() -> int:
     # Datasette cannot listen on port 0 and report the port; a port the kernel just handed out is free.
@@ -29,12 +32,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def datasette_url(tmp_path: Path) -> Iterator[str]:
-    db_path = tmp_path / "archive.sqlite3"
+    # The metadata names the database as Datasette does: by the default archive's file name.
+    db_path = tmp_path / "newscrawl.sqlite3"
     with Archive.open(f"sqlite:///{db_path}") as archive:
         archive.upsert_articles(sample_articles(), T0)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "datasette", "serve", str(db_path), "--metadata", str(METADATA),
+         "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -47,7 +52,7 @@ def datasette_url(tmp_path: Path) -> Iterator[str]:
                 break
         else:
             pytest.fail("datasette did not start:\n" + "".join(seen))
-        yield f"http://127.0.0.1:{port}/archive"
+        yield f"http://127.0.0.1:{port}/newscrawl"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -59,22 +64,31 @@ def _get(url: str) -> dict[str, object]:
         return json.loads(response.read().decode("utf-8"))  # type: ignore[no-any-return]
 
 
-def test_search_on_articles(datasette_url: str) -> None:
-    answer = _get(f"{datasette_url}/articles.json?_search={quote('政务服务')}&_shape=objects")
+def _found(datasette_url: str, search: str) -> list[str]:
+    """The article ids Datasette's search on ``search_documents`` answers, newest first."""
+    answer = _get(f"{datasette_url}/search_documents.json?_search={quote(search)}&_shape=objects&_labels=on")
     rows = answer["rows"]
     assert isinstance(rows, list)
-    # Datasette orders by its own rule (not newscrawl's rank): compare the set.
-    assert sorted(row["article_id"] for row in rows) == sorted([SEED_ID, "202112092207000001"])
-    seed = next(row for row in rows if row["article_id"] == SEED_ID)
-    assert seed["title"] == SEED_TITLE
-    assert seed["published_at"] == "2022-02-14T15:11:07.000000+08:00"
+    return [row["article_id"]["value"] for row in rows]
 
 
-def test_search_finds_only_matches(datasette_url: str) -> None:
-    answer = _get(f"{datasette_url}/articles.json?_search={quote('南召县：政务服务')}&_shape=objects")
-    assert [row["article_id"] for row in answer["rows"]] == [SEED_ID]  # type: ignore[index]
-    answer = _get(f"{datasette_url}/articles.json?_search={quote('区块链技术')}&_shape=objects")
-    assert answer["rows"] == []
+def test_two_character_search(datasette_url: str) -> None:
+    assert _found(datasette_url, "南召") == [SEED_ID, "202112082206748961"]
+
+
+def test_longer_search_as_bigrams(datasette_url: str) -> None:
+    # 政务服务 written as its bigrams: the articles holding all three (newscrawl search also checks order).
+    assert _found(datasette_url, "政务 务服 服务") == [SEED_ID, "202112092207000001"]
+    assert _found(datasette_url, "南召 召县 县： ：政 政务 务服 服务") == [SEED_ID]
+    assert _found(datasette_url, "区块 块链") == []
+
+
+def test_search_rows_link_to_their_articles(datasette_url: str) -> None:
+    answer = _get(f"{datasette_url}/search_documents.json?_search={quote('南召')}&_shape=objects&_labels=on")
+    seed = answer["rows"][0]  # type: ignore[index]
+    assert seed["article_id"] == {"value": SEED_ID, "label": SEED_TITLE}
+    article = _get(f"{datasette_url}/articles/{SEED_ID}.json?_shape=objects")
+    assert article["rows"][0]["published_at"] == "2022-02-14T15:11:07.000000+08:00"  # type: ignore[index]
 
 
 def test_jekyll_posts_view_is_browsable(datasette_url: str) -> None:

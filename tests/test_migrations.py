@@ -16,6 +16,7 @@ from sqlalchemy import Engine, inspect, text
 from test_storage import SEED_ID, T0, emnews_article, sample_articles, seed_article
 
 from newscrawl.storage import Archive, Base, current_revision, head_revision, upgrade_database
+from newscrawl.storage import search as search_module
 from newscrawl.storage.engine import create_archive_engine
 from newscrawl.storage.migrate import ArchiveError, alembic_config
 
@@ -46,9 +47,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0007_run_coverage", "0006_side_outputs", "0005_revisions",
+    assert chain == [head_revision(), "0008_import", "0007_run_coverage", "0006_side_outputs", "0005_revisions",
                      "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
-    assert head_revision() == "0008_import"
+    assert head_revision() == "0009_bigram_search"
 
 
 def test_the_revision_is_read_as_alembic_reads_it(db_url: str) -> None:
@@ -78,12 +79,15 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
     engine = create_archive_engine(db_url)
     try:
         # The repository works on the first revision's tables but for the dedupe's sketches (revision
-        # 0003), which the newscrawl of that revision did not write: fill it the way its crawl would have.
+        # 0003) and the bigram search index (0009), which the newscrawl of that revision did not write:
+        # fill it the way its crawl would have.
         monkeypatch.setattr(Archive, "_store_sketch", staticmethod(lambda *args, **kwargs: None))
         # Nor did it know exact_values (revision 0006): the column is there only while this code fills it.
         with engine.begin() as connection:
             for table in ("articles", "article_revisions"):
                 connection.execute(text(f"ALTER TABLE {table} ADD COLUMN exact_values TEXT"))
+        monkeypatch.setattr(search_module, "index_article", lambda *args, **kwargs: None)
+        monkeypatch.setattr(search_module, "reindex_article", lambda *args, **kwargs: None)
         old = Archive(engine)
         run_id = old.start_run("https://finews.withounder.com/", {"NEWSCRAWL_DB_URL": "sqlite:///x"})
         articles = sample_articles()
@@ -104,9 +108,11 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
     finally:
         engine.dispose()
 
-    assert upgrade_database(db_url) == (FIRST_REVISION, head_revision())
     monkeypatch.undo()
+    assert upgrade_database(db_url) == (FIRST_REVISION, head_revision())
 
+    # Every match ranked (not only the newest RANKED): the index must hold every article archived before.
+    monkeypatch.setattr(search_module, "RANKED", 1000)
     with Archive.open(db_url) as archive:
         after = _snapshot(archive.engine, but=("content_hash",))
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them
@@ -151,8 +157,9 @@ def test_models_match_the_migrations(db_url: str) -> None:
             differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
-    # Search objects (articles_fts, the _trgm indexes) are not models; everything else must agree.
-    assert [d for d in differences if "fts" not in str(d) and "_trgm" not in str(d)] == []
+    # Search objects (search_documents, search_fts and its shadow tables, the GIN index) are not models;
+    # everything else must agree.
+    assert [d for d in differences if "search_" not in str(d)] == []
 
 
 def test_downgrade_to_base_and_up_again(db_url: str) -> None:

@@ -7,17 +7,23 @@ every term occurs in its title, summary or body text.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from conftest import PG_URL, _drop_pg_database, _fresh_pg_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_storage import CST, SEED_ID, SEED_TITLE, T0, emnews_article, sample_articles, seed_article
 
 from newscrawl.items import Article
 from newscrawl.storage import Archive
+from newscrawl.storage import search as search_module
 from newscrawl.storage.search import MARK_CLOSE, MARK_OPEN, query_terms
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 FLASH_A = "202112082206672930"
 FLASH_HK = "202112082206748961"
@@ -161,3 +167,161 @@ def test_search_is_substring_search(db_url: str, corpus: list[tuple[str, str, st
         found = set(ids(archive.search(" ".join(query), limit=100)))
     expected = {a.article_id for a in articles if _matches(a, query_terms(" ".join(query)))}
     assert found == expected
+
+
+# -- bigram index: every query length, mixed text, phrases, filters, the ranking bound ------------------
+
+MIXED = [
+    ("202205262391921712", 26, "蔚来ET7用上第四代制冷剂",
+     "霍尼韦尔宣布为蔚来旗下ET7新能源汽车提供HFO-1234yf制冷剂。目前A股已有部分企业具备产能。"),
+    ("202205262391921713", 26, "汇率中间价", "人民币对美元中间价报6.6669，上一交易日利率2.4576%。"),
+    ("202205262391921714", 26, "A 股与港股", "A 股今日收涨，ET 7 不在其中，2.4577%。"),
+    # Every bigram of 政务服务 (政务, 务服, 服务), but never the four characters in order.
+    ("202205262391921715", 26, "政务服", "务服务中心开门。"),
+]
+
+
+@pytest.fixture
+def mixed(archive: Archive) -> Archive:
+    archive.upsert_articles([emnews_article(*row) for row in MIXED], T0)
+    return archive
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("a股", ["202205262391921712"]),
+    ("A股", ["202205262391921712"]),
+    ("et7", ["202205262391921712"]),
+    ("ET7 蔚来", ["202205262391921712"]),
+    ("2.4576%", ["202205262391921713"]),
+    ("4576", ["202205262391921713"]),
+    ("2.457", ["202205262391921713", "202205262391921714"]),
+    ("hfo-1234yf", ["202205262391921712"]),
+    ("6.6669，上一", ["202205262391921713"]),
+    ("政务服务", [SEED_ID, FLASH_DEBT]),  # not 202205262391921715: its bigrams are there, out of order
+    ("务政", []),
+])
+def test_mixed_chinese_latin_digits(mixed: Archive, query: str, expected: list[str]) -> None:
+    assert sorted(ids(mixed.search(query))) == sorted(expected)
+
+
+def test_filters(mixed: Archive) -> None:
+    assert ids(mixed.search("政务服务", category="zhongguofazhanwang")) == [SEED_ID]
+    assert ids(mixed.search("政务服务", category="emnews")) == [FLASH_DEBT]
+    assert mixed.search("政务服务", category="nosuchcategory") == []
+    # since inclusive, until exclusive, on publication times (the seed: 2022-02-14 15:11:07 +08:00).
+    published = datetime(2022, 2, 14, 15, 11, 7, tzinfo=CST)
+    assert ids(mixed.search("政务服务", since=published)) == [SEED_ID]
+    assert ids(mixed.search("政务服务", since=published + timedelta(seconds=1))) == []
+    assert ids(mixed.search("政务服务", until=published)) == [FLASH_DEBT]
+    assert ids(mixed.search("政务服务", since=datetime(2021, 12, 1, tzinfo=CST),
+                            until=datetime(2021, 12, 31, tzinfo=CST), category="emnews")) == [FLASH_DEBT]
+
+
+def test_index_follows_category_and_date_changes(archive: Archive) -> None:
+    moved = seed_article(category="emnews", published_at=datetime(2020, 1, 1, 8, 0, tzinfo=CST), content_hash="v2")
+    archive.upsert_article(moved, T0 + timedelta(hours=1))
+    assert ids(archive.search("政务服务", category="zhongguofazhanwang")) == []
+    assert ids(archive.search("南召", category="emnews", until=datetime(2021, 1, 1, tzinfo=CST))) == [SEED_ID]
+    [hit] = archive.search("南召县")
+    assert hit.category == "emnews" and hit.published_at == moved.published_at
+
+
+def test_only_the_newest_matches_are_ranked(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ten flashes a day apart; the oldest says 政务服务 most often (rank 10 + 3 + 1 = 14 and more).
+    flashes = [emnews_article(f"2021121522070{i:05d}", 10 + i, f"快讯{i}", "政务服务" * (10 - i)) for i in range(10)]
+    archive.upsert_articles(flashes, T0)
+    monkeypatch.setattr(search_module, "RANKED", 3)
+    monkeypatch.setattr(search_module, "FIRST_BATCH", 2)
+    # The three newest matches are the seed (2022) and flashes 9 and 8; ranked among themselves.
+    assert ids(archive.search("政务服务")) == [SEED_ID, flashes[8].article_id, flashes[9].article_id]
+
+
+def test_rebuild_gives_the_same_answers(mixed: Archive) -> None:
+    queries = ["政务服务", "南召", "a股", "2.4576%", "债", "北向资金净流入"]
+    before = [mixed.search(query) for query in queries]
+    assert mixed.rebuild_search_index() == 4 + len(MIXED)
+    assert [mixed.search(query) for query in queries] == before
+
+
+# -- one query set on both backends, against the definition ------------------------------------------
+
+BOTH_QUERIES = ["市场", "公司", "人民币", "政务服务", "北向资金净流入", "人民币 汇率", "a股", "中国 市场 公司", "债",
+                "2021"]
+
+
+def _expected(articles: list[Article], query: str, limit: int = 20) -> list[tuple[str, int]]:
+    """Search by its definition: every term a substring of the lower-cased texts; the newest RANKED
+    matches ranked 10/3/1, ties to the newer, then the smaller id."""
+    terms = query_terms(query)
+    matching = []
+    for article in articles:
+        texts = [(article.title or "").lower(), (article.summary or "").lower(), (article.body_text or "").lower()]
+        if all(any(term in value for value in texts) for term in terms):
+            rank = sum(texts[0].count(t) * 10 + texts[1].count(t) * 3 + texts[2].count(t) for t in terms)
+            matching.append((article, rank))
+    assert all(article.published_at is not None for article, _ in matching)
+    matching.sort(key=lambda m: m[0].published_at, reverse=True)  # type: ignore[arg-type,return-value]
+    ranked = matching[:search_module.RANKED]
+    ranked.sort(key=lambda m: (-m[1], -m[0].published_at.timestamp(), m[0].article_id))  # type: ignore[union-attr]
+    return [(article.article_id, rank) for article, rank in ranked[:limit]]
+
+
+def test_same_results_on_both_backends(tmp_path: Path) -> None:
+    """The generated archive (benchmarks/big_archive.py, from the bundled demo posts) on SQLite and on
+    PostgreSQL: every query gives the same hits, ranks and snippets on both, and what the definition says."""
+    if not PG_URL:
+        pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
+    from big_archive import DEMO_POSTS, Generator, fill, load_corpus
+
+    # 30 a day over two weeks: more matches than RANKED for the common terms, so the bound is compared too.
+    generator = Generator(load_corpus(DEMO_POSTS), per_day=30)
+    articles = list(generator.articles(0, 400))
+    pg_url, name = _fresh_pg_database(PG_URL)
+    try:
+        answers = {}
+        for url in (f"sqlite:///{tmp_path / 'archive.sqlite3'}", pg_url):
+            with Archive.open(url) as archive:
+                fill(archive, generator, len(articles), quiet=True)
+                answers[archive.dialect] = {query: archive.search(query) for query in BOTH_QUERIES}
+                answers[archive.dialect]["filtered"] = archive.search(
+                    "市场", category="emnews", since=datetime(2019, 1, 3, tzinfo=CST),
+                    until=datetime(2019, 1, 9, tzinfo=CST))
+    finally:
+        _drop_pg_database(PG_URL, name)
+    assert answers["sqlite"] == answers["postgresql"]
+    for query in BOTH_QUERIES:
+        assert [(hit.article_id, hit.rank) for hit in answers["sqlite"][query]] == _expected(articles, query), query
+    assert len([a for a in articles if "市场" in (a.body_text or "")]) > search_module.RANKED
+    filtered = [a for a in articles if a.category == "emnews"
+                and datetime(2019, 1, 3, tzinfo=CST) <= a.published_at < datetime(2019, 1, 9, tzinfo=CST)]  # type: ignore[operator]
+    assert [(h.article_id, h.rank) for h in answers["sqlite"]["filtered"]] == _expected(filtered, "市场")
+    assert answers["sqlite"]["filtered"]
+
+
+def test_concurrent_writers_of_one_second(db_url: str) -> None:
+    """Two writers storing articles published in the same second each get their own doc_id."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def write(offset: int) -> None:
+        try:
+            with Archive.open(db_url) as archive:
+                barrier.wait()
+                for i in range(offset, offset + 20):
+                    flash = emnews_article(f"2021121622070{i:05d}", 16, f"同秒快讯{i}", "同一秒发布的政务服务快讯")
+                    archive.upsert_article(flash, T0)
+        except BaseException as error:
+            errors.append(error)
+
+    with Archive.open(db_url):
+        pass
+    threads = [threading.Thread(target=write, args=(offset,)) for offset in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Archive.open(db_url) as archive:
+        assert len(archive.search("同一秒发布", limit=100)) == 40

@@ -354,6 +354,7 @@ class Archive:
         first = {**values, "first_seen_at": seen_at, "last_seen_at": seen_at, "changed_at": seen_at, "revision": 1}
         if _insert_new(connection, ARTICLES, first, key=("article_id",)):
             self._store_sketch(connection, article)
+            search_module.index_article(connection, values)
             return "new"
         old = connection.execute(
             select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
@@ -393,6 +394,7 @@ class Archive:
         )
         _upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
         self._store_sketch(connection, article, replace=True)
+        search_module.reindex_article(connection, old, values)
         logger.debug("article %s changed (%s): revision %s", article.article_id,
                      ", ".join(changed_fields(archived, article)), values["revision"])
         return "updated"
@@ -575,17 +577,19 @@ class Archive:
 
     # -- search and statistics ------------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Full-text search that works for Chinese; best first (docs/search.md)."""
+    def search(
+        self, query: str, limit: int = 20, *, category: str | None = None, since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        """Full-text search that works for Chinese; best first (docs/search.md). ``category`` keeps one
+        category; ``since`` (inclusive) and ``until`` (exclusive) a range of publication times."""
         with self._read() as connection:
-            return search_module.search(connection, query, limit)
+            return search_module.search(connection, query, limit, category=category, since=since, until=until)
 
-    def rebuild_search_index(self) -> None:
-        """Re-index every article (SQLite: needed after a VACUUM, which may renumber rowids)."""
-        if self.dialect != "sqlite":
-            return
+    def rebuild_search_index(self) -> int:
+        """Index every article anew (the search index is derived data); returns how many were indexed."""
         with self._engine.begin() as connection:
-            connection.exec_driver_sql("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+            return search_module.rebuild_index(connection)
 
     def stats(self, recent_runs: int = 10) -> dict[str, Any]:
         """Counts for ``newscrawl stats``, JSON-ready: ``articles``, ``revisions``, ``stories``,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The newest schema revision this code knows: the head of the migration tree (tests/test_migrations.py
 #: checks that they agree).
-HEAD_REVISION = "0008_import"
+HEAD_REVISION = "0009_bigram_search"
 #: Alembic's bookkeeping table: one row, the database's revision.
 VERSION_TABLE = "alembic_version"
 #: First key of every advisory lock newscrawl takes on PostgreSQL ("nc"); the second names what is locked.

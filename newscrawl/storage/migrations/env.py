@@ -12,13 +12,14 @@ from alembic import context
 from newscrawl.storage.models import Base
 
 
-# Search index objects (the FTS5 table and its shadow tables on SQLite, the pg_trgm indexes on PostgreSQL)
-# are dialect-specific SQL in migration 0002, not models; autogenerate must not propose to drop them.
+# Search index objects (0002's FTS5 table and pg_trgm indexes; 0009's search_documents, its FTS5 table
+# search_fts with its shadow tables and its GIN index) are dialect-specific SQL in those migrations, not
+# models; autogenerate must not propose to drop them.
 def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     if name is None:
         return True
     if type_ == "table":
-        return not name.startswith("articles_fts")
+        return not name.startswith(("articles_fts", "search_"))
     if type_ == "index":
         return not name.endswith("_trgm")
     return True

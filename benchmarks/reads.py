@@ -1,0 +1,381 @@
+"""Every read of a big archive, timed: search per query form, stats, a day's export, an incremental cron run,
+the archive's size per article, and the search migration's `db upgrade` (docs/performance.md, "Reads at
+scale").
+
+Runs against archives made by benchmarks/big_archive.py (they are not changed, but for the replica's
+articles that the cron-run figure adds, and the migration figure, taken first, which downgrades to the
+revision before the search index and times `newscrawl db upgrade` back, building the index anew):
+
+    python benchmarks/reads.py --sqlite /work/bench-e/100k.sqlite3 \\
+        --pg postgresql+psycopg://newscrawl:newscrawl@127.0.0.1:5432/bench_e_100k
+    python benchmarks/reads.py --sqlite /work/bench-e/1m.sqlite3 --skip cron,upgrade --repeat 50
+
+Search is timed ``--repeat`` times per query after one warm-up run (``limit`` 20, snippets included), in
+one process, as a library call: the figure is the query, not Python's start-up. ``stats`` and ``export`` are
+timed as the command a user types (a fresh process each, start-up included), ``--repeat-commands`` times.
+The cron run needs ../shared/replica (serve.py on a free loopback port): the replica is crawled in full into
+the archive once, then the timed incremental run follows; the same on an empty archive gives the base.
+Writes benchmarks/results/reads-<UTC date>-<--label or articles>.json (a later run on the same day and size updates
+the figures it measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from newscrawl.storage import Archive  # noqa: E402
+from newscrawl.storage.archive import ARTICLES  # noqa: E402
+from newscrawl.storage.search import DOC_SEQUENCE_BITS, category_token, term_tokens  # noqa: E402
+from newscrawl.storage.types import SITE_TZ  # noqa: E402
+
+REPLICA = Path(os.environ.get("NEWSCRAWL_REPLICA", ROOT.parent / "shared" / "replica"))
+RESULTS = Path(__file__).resolve().parent / "results"
+#: (form, query): the query forms the issue names. The filtered and the common-term forms are added
+#: from the archive itself (a category and a month it has; its most common two-character word).
+QUERIES = [
+    ("2 characters, rare", "南召"),
+    ("2 characters", "汇率"),
+    ("3 characters", "人民币"),
+    ("4 characters", "政务服务"),
+    ("7 characters", "北向资金净流入"),
+    ("two terms", "人民币 汇率"),
+]
+#: The migration that builds the search index: the `db upgrade` figure times it.
+SEARCH_REVISION = "0009_bigram_search"
+COMMON_WORDS = ["公司", "市场", "中国", "投资", "发展", "亿元", "增长"]
+#: Single characters, of which some are in most articles (no two-character word is, in the corpus).
+COMMON_CHARACTERS = ["的", "在", "年", "月", "日"]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def timed(action: Callable[[], object], repeat: int) -> dict[str, float]:
+    action()  # warm: steady-state figures
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": round(statistics.median(timings), 1), "p95_ms": round(percentile(timings, 0.95), 1),
+            "max_ms": round(max(timings), 1)}
+
+
+def indexed_documents(archive: Archive, tokens: list[str]) -> int:
+    """How many search documents hold every token (the index's own count; for a two-character term, the
+    number of matching articles)."""
+    with archive.engine.connect() as connection:
+        if archive.dialect == "postgresql":
+            query = " & ".join("'" + t.replace("'", "''") + "'" for t in tokens)
+            statement = text("SELECT count(*) FROM search_documents WHERE bigrams @@ CAST(:q AS tsquery)")
+        else:
+            query = " AND ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+            statement = text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q")
+        return int(connection.execute(statement, {"q": query}).scalar_one())
+
+
+def query_forms(archive: Archive) -> list[dict[str, Any]]:
+    total = archive.count_articles()
+    forms: list[dict[str, Any]] = [{"form": form, "query": query} for form, query in QUERIES]
+    shares = {term: indexed_documents(archive, [term]) / max(total, 1) for term in COMMON_WORDS + COMMON_CHARACTERS}
+    word = max(COMMON_WORDS, key=lambda term: shares[term])
+    forms.append({"form": f"commonest word ({shares[word]:.0%} of articles)", "query": word})
+    character = max(COMMON_CHARACTERS, key=lambda term: shares[term])
+    forms.append({"form": f"term in most articles ({shares[character]:.0%})", "query": character})
+    stats = archive.stats(recent_runs=0)
+    categories = sorted((c for c in stats["per_category"] if c and c != "emnews"),
+                        key=lambda c: -stats["per_category"][c])
+    # The 180 days up to the category's median article (its newest may be one of the replica's, years from
+    # the generated ones).
+    with archive.engine.connect() as connection:
+        in_category = ARTICLES.c.category == categories[0]
+        count = connection.execute(select(func.count()).where(in_category)).scalar_one()
+        last = connection.execute(select(ARTICLES.c.published_at).where(in_category)
+                                  .order_by(ARTICLES.c.published_at).offset(count // 2).limit(1)).scalar_one()
+    until = datetime.combine(last.date() + timedelta(days=1), datetime.min.time(), SITE_TZ)
+    since = until - timedelta(days=180)
+    forms.append({"form": f"with filters (category {categories[0]}, 180 days)", "query": "市场",
+                  "category": categories[0], "since": since, "until": until})
+    for form in forms:
+        tokens = [token for term in form["query"].split() for token in term_tokens(term)]
+        if "category" in form:
+            tokens.append(category_token(form["category"]))
+        form["indexed_documents"] = indexed_documents(archive, tokens)
+    return forms
+
+
+def bench_search(archive: Archive, repeat: int) -> list[dict[str, Any]]:
+    results = []
+    for form in query_forms(archive):
+        options = {k: form[k] for k in ("category", "since", "until") if k in form}
+        hits = archive.search(form["query"], **options)
+        figures = timed(lambda form=form, options=options: archive.search(form["query"], **options), repeat)
+        row = {**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in form.items()},
+               "hits": len(hits), **figures}
+        results.append(row)
+        print(f"  search {row['form']:<48} {row['query']:<8} index {row['indexed_documents']:>9,} "
+              f"hits {row['hits']:>2}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms", flush=True)
+    return results
+
+
+def command_time(arguments: list[str], repeat: int, env: dict[str, str] | None = None) -> dict[str, float]:
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "newscrawl", *arguments], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, env=env)
+        timings.append(time.perf_counter() - start)
+    return {"median_s": round(statistics.median(timings), 3), "max_s": round(max(timings), 3)}
+
+
+def bench_commands(db_url: str, archive: Archive, repeat: int) -> dict[str, Any]:
+    # Python and newscrawl's start-up alone (the parser's help), to tell it from each command's own work.
+    startup = command_time(["--help"], repeat)
+    stats = command_time(["stats", "--db", db_url], repeat)
+    stats["library_call"] = timed(lambda: archive.stats(), repeat)
+    print(f"  start-up (newscrawl --help): median {startup['median_s']:.2f} s", flush=True)
+    print(f"  newscrawl stats: median {stats['median_s']:.2f} s, max {stats['max_s']:.2f} s; "
+          f"Archive.stats() p50 {stats['library_call']['p50_ms']:.0f} ms", flush=True)
+    days = sorted(day for day in archive.stats(recent_runs=0)["per_day"] if day)
+    day = days[len(days) // 2]
+    posts = len(list(archive.iter_articles(datetime.fromisoformat(day).replace(tzinfo=SITE_TZ),
+                                           datetime.fromisoformat(day).replace(tzinfo=SITE_TZ) + timedelta(days=1))))
+    with tempfile.TemporaryDirectory() as scratch:
+        # Into a new folder each time: the export writes every post (the first run of a day's export).
+        timings = []
+        for n in range(repeat):
+            out = Path(scratch) / f"posts{n}"
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "newscrawl", "export", "--db", db_url, "--out", str(out),
+                            "--since", day, "--until", day], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+            timings.append(time.perf_counter() - start)
+    export = {"day": day, "posts": posts, "median_s": round(statistics.median(timings), 3),
+              "max_s": round(max(timings), 3)}
+    print(f"  newscrawl export --since {day} --until {day} ({posts} posts): median {export['median_s']:.2f} s",
+          flush=True)
+    return {"startup": startup, "stats": stats, "export_one_day": export}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cron_run(db_url: str, workdir: Path, runs: int) -> dict[str, Any]:
+    """Crawl the replica in full into ``db_url``, then time ``runs`` incremental ``newscrawl crawl`` runs."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, str(REPLICA / "serve.py"), "--snapshot", "full", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        env = {**os.environ, "http_proxy": f"http://127.0.0.1:{port}", "NEWSCRAWL_WARC_DIR": str(workdir / "warc"),
+               "NEWSCRAWL_LOCK_FILE": str(workdir / "lock")}
+        crawl = ["crawl", "--site", "http://finews.withounder.com/", "--db", db_url]
+        log = workdir / "crawl.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+
+        def crawl_once() -> float:
+            start = time.perf_counter()
+            with log.open("a") as output:
+                done = subprocess.run([sys.executable, "-m", "newscrawl", *crawl], cwd=ROOT, env=env,
+                                      stdout=output, stderr=output)
+            if done.returncode != 0:
+                raise SystemExit(f"newscrawl crawl failed ({done.returncode}):\n{log.read_text()[-3000:]}")
+            return time.perf_counter() - start
+
+        full = crawl_once()
+        timings = [crawl_once() for _ in range(runs)]
+        warc = sum(path.stat().st_size for path in (workdir / "warc").rglob("*") if path.is_file())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"full_s": round(full, 2), "incremental_s": [round(t, 2) for t in timings],
+            "incremental_median_s": round(statistics.median(timings), 2), "warc_bytes": warc}
+
+
+def bench_cron(db_url: str, dialect: str, runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        work = Path(scratch)
+        empty_url = f"sqlite:///{work / 'empty.sqlite3'}" if dialect == "sqlite" else _fresh_pg(db_url)
+        try:
+            big = cron_run(db_url, work / "big", runs)
+            empty = cron_run(empty_url, work / "empty", runs)
+        finally:
+            if dialect != "sqlite":
+                _drop_pg(db_url, make_url(empty_url).database or "")
+    ratio = big["incremental_median_s"] / empty["incremental_median_s"]
+    print(f"  incremental cron run of the replica: big archive {big['incremental_median_s']:.2f} s, "
+          f"empty archive {empty['incremental_median_s']:.2f} s: {ratio:.2f}x", flush=True)
+    return {"big_archive": big, "empty_archive": empty, "ratio": round(ratio, 2)}
+
+
+def _fresh_pg(db_url: str) -> str:
+    from sqlalchemy import create_engine
+
+    name = f"bench_reads_empty_{os.getpid()}"
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(db_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg(db_url: str, name: str) -> None:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def bench_size(archive: Archive, db_url: str) -> dict[str, Any]:
+    count = archive.count_articles()
+    with archive.engine.connect() as connection:
+        if archive.dialect == "postgresql":
+            rows = connection.execute(text(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')")).all()
+            parts = {name: int(size) for name, size in rows}
+            indexes = connection.execute(text(
+                "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes")).all()
+            total = int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+            detail = {"tables_with_their_indexes_and_toast": parts, "indexes": {n: int(s) for n, s in indexes}}
+        else:
+            path = Path(make_url(db_url).database or "")
+            total = path.stat().st_size
+            try:
+                rows = connection.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")).all()
+                detail = {"objects": {name: int(size) for name, size in rows}}
+            except Exception as error:  # dbstat is a compile-time option of SQLite
+                detail = {"objects": f"dbstat not available: {error}"}
+    search = sum(size for name, size in _flatten(detail) if name.startswith("search_") or "search" in name)
+    print(f"  archive size: {total / count:,.0f} bytes per article ({total / 1e9:.2f} GB); "
+          f"search index {search / count:,.0f} bytes per article", flush=True)
+    return {"bytes": total, "bytes_per_article": round(total / count),
+            "search_bytes_per_article": round(search / count), **detail}
+
+
+def _flatten(detail: dict[str, Any]) -> list[tuple[str, int]]:
+    found = []
+    for value in detail.values():
+        if isinstance(value, dict):
+            found += [(str(k), int(v)) for k, v in value.items()]
+    return found
+
+
+def bench_upgrade(db_url: str) -> dict[str, Any]:
+    """Downgrade to the revision before the search migration (untimed), then time `newscrawl db upgrade`."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from newscrawl.storage.engine import create_archive_engine
+    from newscrawl.storage.migrate import alembic_config
+
+    engine = create_archive_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            before = ScriptDirectory.from_config(alembic_config()).get_revision(SEARCH_REVISION).down_revision
+            command.downgrade(alembic_config(connection), str(before))
+    finally:
+        engine.dispose()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "newscrawl", "db", "upgrade", "--db", db_url], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    print(f"  newscrawl db upgrade (to {SEARCH_REVISION}, the index built anew): {seconds:.1f} s", flush=True)
+    return {"seconds": round(seconds, 1)}
+
+
+def run(db_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    if "upgrade" not in args.skip:
+        # First: it also builds the search index with this code, whatever wrote the archive.
+        figures["upgrade"] = bench_upgrade(db_url)
+    with Archive.open(db_url) as archive:
+        figures["articles"] = archive.count_articles()
+        figures["dialect"] = archive.dialect
+        print(f"{archive.dialect}: {figures['articles']:,} articles", flush=True)
+        if "search" not in args.skip:
+            figures["search"] = bench_search(archive, args.repeat)
+        if "commands" not in args.skip:
+            figures.update(bench_commands(db_url, archive, args.repeat_commands))
+        if "size" not in args.skip:
+            figures["size"] = bench_size(archive, db_url)
+    if "cron" not in args.skip:
+        figures["cron"] = bench_cron(db_url, figures["dialect"], args.cron_runs)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sqlite", type=Path, help="a SQLite archive made by big_archive.py")
+    parser.add_argument("--pg", help="a PostgreSQL archive made by big_archive.py")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs of each search")
+    parser.add_argument("--repeat-commands", type=int, default=3, help="timed runs of stats and export")
+    parser.add_argument("--cron-runs", type=int, default=3, help="timed incremental runs on each archive")
+    parser.add_argument("--skip", default="", help="comma-separated: search,commands,size,cron,upgrade")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--label", help="the size in the result's file name (default: the number of articles)")
+    args = parser.parse_args()
+    args.skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    if not (REPLICA / "serve.py").is_file():
+        args.skip.add("cron")
+        print(f"no replica at {REPLICA}: the cron-run figure is skipped")
+    urls = ([f"sqlite:///{args.sqlite}"] if args.sqlite else []) + ([args.pg] if args.pg else [])
+    if not urls:
+        parser.error("give --sqlite and/or --pg")
+    if shutil.which("nice") is None:
+        print("note: run it with nice on a shared machine")
+    record: dict[str, Any] = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "backends": {},
+                              "doc_sequence_bits": DOC_SEQUENCE_BITS, "command": " ".join(sys.argv)}
+    for url in urls:
+        figures = run(url, args)
+        record["backends"][figures["dialect"]] = figures
+    label = args.label or str(max(figures["articles"] for figures in record["backends"].values()))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"reads-{datetime.now(UTC):%Y-%m-%d}-{label}.json"
+    if path.is_file():
+        # Several runs on one day at one size (a backend at a time, or a step again): one record, the
+        # newest figure of each step kept, with the command of each run.
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        for dialect, figures in record["backends"].items():
+            earlier.setdefault("backends", {}).setdefault(dialect, {}).update(figures)
+        earlier.setdefault("commands", [earlier.pop("command", "")]).append(record["command"])
+        record = earlier
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
