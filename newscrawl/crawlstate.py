@@ -85,6 +85,10 @@ class CrawlState:
     #: The one thread every database call of the crawl runs on, in submission order.
     _thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db"), repr=False)
+    #: Story linking finds a post's twins among the posts already stored: the link and the store of one post
+    #: are one turn, or two twins processed at once (each awaiting the database thread) would miss each other.
+    _story_turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _story_turn_holder: int | None = field(default=None, repr=False)
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> CrawlState:
@@ -103,6 +107,17 @@ class CrawlState:
         # Calls still queued (a listing being remembered) are done first.
         self._thread.shutdown(wait=True)
         self.archive.close()
+
+    async def take_story_turn(self, item: object) -> None:
+        """Wait until no other post is between its story link and its store; ``item`` holds the turn."""
+        await self._story_turn.acquire()
+        self._story_turn_holder = id(item)
+
+    def end_story_turn(self, item: object) -> None:
+        """End ``item``'s turn (after its store, or when it will not be stored); no-op if it holds none."""
+        if self._story_turn_holder == id(item):
+            self._story_turn_holder = None
+            self._story_turn.release()
 
     # -- the database thread ---------------------------------------------------------------------------
 

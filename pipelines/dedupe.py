@@ -55,9 +55,15 @@ class DedupePipeline:
         self.seen[item.article_id] = hash(item.content_hash)
         # When the database is given up for this run (CrawlState.database_gone), the store pipeline refuses
         # this item at once and counts it with the run's other unstored items.
-        with contextlib.suppress(DatabaseUnavailable):
-            await self.state.retry_database(lambda: self._link(item), f"finding the story of {item.url}",
-                                            "newscrawl/dedupe")
+        # Held until the store pipeline has stored it (StorePipeline ends the turn).
+        await self.state.take_story_turn(item)
+        try:
+            with contextlib.suppress(DatabaseUnavailable):
+                await self.state.retry_database(lambda: self._link(item), f"finding the story of {item.url}",
+                                                "newscrawl/dedupe")
+        except BaseException:
+            self.state.end_story_turn(item)
+            raise
         return item
 
     def _link(self, item: Article) -> None:

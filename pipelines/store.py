@@ -73,6 +73,9 @@ class StorePipeline:
             logger.error("not stored (%s: %s), the next run fetches it again: %s", type(error).__name__,
                          " ".join(str(error).split())[:300], item.url)
             raise DropItem(f"store_error: {item.url}") from error
+        finally:
+            # The next post may look for its twins now that this one is stored (or will not be).
+            self.state.end_story_turn(item)
         return item
 
     def _flag_unstorable(self, item: Article) -> None:
