@@ -235,7 +235,7 @@ def count_trips(scheduler: frontier.SharedFrontier) -> list[int]:
     script = scheduler._exchange_script
 
     def counted(*, keys: list[str], args: list[Any]) -> Any:
-        trips.append((len(args) - 2) // 3)
+        trips.append((len(args) - 5 - args[4]) // 3)  # after worker, lease, take, first lease, acks
         return script(keys=keys, args=args)
 
     scheduler._exchange_script = counted
