@@ -362,13 +362,16 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         """
         if not self.leased:
             return []
-        try:
-            slot = getattr(self.crawler.engine, "_slot", None)  # Scrapy has no public view of it
-        except RuntimeError:  # no engine yet (a frontier used on its own)
-            slot = None
-        in_progress = slot.inprogress if slot is not None else ()
-        live = {r.meta.get(LEASE) for queue in (in_progress, self.taken, self.local) for r in queue}
+        live = {r.meta.get(LEASE) for queue in (self.in_progress(), self.taken, self.local) for r in queue}
         return [n for n in self.leased if n not in live]
+
+    def in_progress(self) -> Iterable[Request]:
+        """The requests Scrapy's engine has started and not finished (Scrapy has no public view of them)."""
+        try:
+            slot = getattr(self.crawler.engine, "_slot", None)
+        except RuntimeError:  # no engine yet (a frontier used on its own)
+            return ()
+        return slot.inprogress if slot is not None else ()
 
     def _count_taken_back(self, taken_back: int) -> None:
         if taken_back:

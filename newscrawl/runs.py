@@ -137,14 +137,13 @@ def judge(stats: Mapping[str, Any], finish_reason: str | None, summary: RunSumma
         return "failed", f"the crawl stopped early ({finish_reason})"
     listings = int(stats.get("newscrawl/spider/listing_read", 0) or 0) + int(
         stats.get("newscrawl/spider/listing_not_modified", 0) or 0)
-    # A process of a shared crawl (newscrawl.frontier) may find the work taken by the others: with no
-    # request of its own it cannot tell whether the site was reachable, and the articles it found may be
-    # archived by another.
+    archived = summary.new + summary.updated + summary.unchanged
+    # A process of a shared crawl (newscrawl.frontier) may be left no listing, or no work at all, by the
+    # others; the articles it finds may be archived by another.
     shared = bool(stats.get("newscrawl/redis/shared"))
     if listings == 0 and int(stats.get("newscrawl/spider/article_requested", 0) or 0) == 0 and not (
-            shared and summary.requests == 0):
+            shared and (summary.requests == 0 or archived > 0)):
         return "failed", "no page of the site could be read (site unreachable?)"
-    archived = summary.new + summary.updated + summary.unchanged
     if int(stats.get("newscrawl/spider/article_requested", 0) or 0) > 0 and archived == 0 and not shared:
         return "failed", "the site listed articles but none could be archived"
     if summary.requests and summary.errors / summary.requests > ERROR_RATE_LIMIT:
