@@ -29,9 +29,10 @@ each process's state. What this adds to ``scrapy_redis.scheduler.Scheduler``:
   final failure handled and its items stored; a request it leads to that stays local (``LOCAL``) carries
   the same lease (``LeaseMiddleware``), and the requests it found are sent in the same atomic trip as the
   acknowledgement. Every trip renews the lease, and so does a thread every ``RENEW_S``, whether or not
-  the event loop is free (a database wait holds it today): a slow process keeps its lease. Any process's trip first takes back the leases that expired: their requests go back on
-  the shared queue as they were (past the duplicate filter, which has them already), listed in
-  ``…:requeued`` so that the process that takes one marks it (meta ``newscrawl_requeued``) and counts it
+  the event loop is free (a database wait holds it today): a slow process keeps its lease. Any process's
+  trip first takes back the leases that expired: their requests go back on the shared queue as they
+  were (past the duplicate filter, which has them already), listed in ``…:requeued`` so that the
+  process that takes one marks it (meta ``newscrawl_requeued``) and counts it
   (``newscrawl/redis/requeued``: "re-queued from a dead worker" in its run summary), and the dead
   process's busy mark goes. A page is then fetched at most twice (once by the dead process); storage makes
   the second time harmless. A process killed outright still loses its outbox (at most ``OUTBOX_MAX``
@@ -59,7 +60,6 @@ import threading
 import time
 import uuid
 from collections import deque
-
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -122,7 +122,8 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)) do
 end
 """
 # ARGV from 3: how many to take, the number of the first lease taken, how many acknowledged, the numbers
-# acknowledged, then fingerprint ('' for a request that is not filtered), score and pickled request of each request sent.
+# acknowledged, then fingerprint ('' for a request that is not filtered), score and pickled request of
+# each request sent.
 # Answers {pushed (1/0 each), taken (request, score, ...), requeued (1/0 each taken), taken back}.
 _EXCHANGE = _TAKE_BACK + """
 local worker = ARGV[1]

@@ -376,7 +376,7 @@ def test_only_the_requests_not_done_are_taken_back(pair: Any, monkeypatch: pytes
     a.lease_ms = 300
     for n in range(2):
         a.enqueue_request(page(spider, n))
-    first, second = a.next_request(), a.next_request()
+    _, second = a.next_request(), a.next_request()
     monkeypatch.setattr(a, "in_progress", lambda: [second])  # the first is done, the second still running
     a.enqueue_request(page(spider, 5))
     a._exchange(0)  # the next trip acknowledges the first, with the request it found

@@ -110,6 +110,15 @@ def forget_crawl(crawl_id: str) -> None:
     client.delete(*client.keys(f"newscrawl:finews:{crawl_id}:*") or ["none"])
 
 
+def leaseholders(crawl_id: str) -> set[int]:
+    """The process ids of the workers of ``crawl_id`` that hold leased requests now."""
+    import redis
+
+    client = redis.Redis.from_url(str(REDIS_URL))
+    keys = client.keys(f"newscrawl:finews:{crawl_id}:leased:*")
+    return {int(key.decode().split(":")[-2]) for key in keys if client.hlen(key)}
+
+
 def archived(db_url: str) -> tuple[list[str], int]:
     """The article ids archived (one per row), and how many revisions they have."""
     engine = create_engine(db_url)
@@ -137,13 +146,17 @@ def test_a_worker_killed_mid_crawl_loses_nothing(db_url: str, tmp_path: Path) ->
                 deadline = time.monotonic() + 60
                 while not server.log.entries and time.monotonic() < deadline:  # the crawl has begun
                     time.sleep(0.05)
-                time.sleep(rng.uniform(0, 1.5))
-                victim = rng.randrange(3)
+                time.sleep(rng.uniform(0, 1.0))
+                # The victim: a worker holding leases at that moment, if any (else any worker).
+                holding = leaseholders(crawl_id)
+                candidates = [i for i, w in enumerate(workers) if w.pid in holding] or [0, 1, 2]
+                victim = rng.choice(candidates)
                 workers[victim].send_signal(signal.SIGKILL)
                 outputs = [w.communicate(timeout=120) for w in workers]
                 fetched = Counter(path for _, path, _ in server.log.entries)
             survivors = [i for i in range(3) if i != victim]
-            assert [workers[i].returncode for i in survivors] == [0, 0], "\n---\n".join(outputs[i][0] + outputs[i][1][-3000:] for i in survivors)
+            assert [workers[i].returncode for i in survivors] == [0, 0], "\n---\n".join(
+                outputs[i][0] + outputs[i][1][-3000:] for i in survivors)
             ids, revisions = archived(url)
             assert ids == expected, f"round {n}"
             assert revisions == 0, f"round {n}"  # a page stored twice is unchanged the second time
