@@ -29,7 +29,7 @@ each process's state. What this adds to ``scrapy_redis.scheduler.Scheduler``:
   final failure handled and its items stored; a request it leads to that stays local (``LOCAL``) carries
   the same lease (``LeaseMiddleware``), and the requests it found are sent in the same atomic trip as the
   acknowledgement. Every trip renews the lease, and so does a thread every ``RENEW_S``, whether or not
-  the event loop is free (a database wait holds it today): a slow process keeps its lease. Any process's
+  the event loop is free (a long parse, a blocking call): a slow process keeps its lease. Any process's
   trip first takes back the leases that expired: their requests go back on the shared queue as they
   were (past the duplicate filter, which has them already), listed in ``…:requeued`` so that the
   process that takes one marks it (meta ``newscrawl_requeued``) and counts it
@@ -266,9 +266,9 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
 
     def renew(self) -> None:
         """Renew this process's lease until it closes: a thread, so that a process whose event loop is held
-        (a database wait on the reactor thread, a long parse) keeps its lease; only a process that is gone
+        (a long parse, a blocking call) keeps its lease, as does one waiting for its database; only one that is gone
         (or frozen whole) loses it."""
-        every = min(RENEW_S, self.lease_ms / 4000)
+        every = max(0.05, min(RENEW_S, self.lease_ms / 4000))
         while not self.stopping.wait(every):
             try:
                 self._renew(keys=[self.keys[3]], args=[self.worker, self.lease_ms])

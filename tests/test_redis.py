@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing(db_url: str, tmp_path: Path) ->
 
 def test_a_worker_held_by_a_slow_database_keeps_its_leases(db_url: str, tmp_path: Path) -> None:
     # Once the crawl has begun, the test holds the archive's write lock for 6 s, six leases: the workers'
-    # storage waits for it (on the event loop's thread, as storage does today). A worker that waits is
+    # storage waits for it (on the database thread). A worker that waits is
     # slow, not dead: its lease is renewed meanwhile, nobody takes its requests, every page is fetched once.
     crawl_id = f"test-{uuid.uuid4().hex[:8]}"
     engine = create_engine(db_url)
