@@ -39,6 +39,8 @@ class RedisFrontier:
         settings.set("SCHEDULER_PERSIST", shared, priority="addon")
         settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="addon")
         settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="addon")
+        # A local request carries the lease of the page that led to it (newscrawl.frontier).
+        settings["SPIDER_MIDDLEWARES"]["newscrawl.frontier.LeaseMiddleware"] = 950
         # scrapy-redis 0.9 still passes ``spider=`` to the stats collector, which Scrapy 2.19 warns about on
         # its first request and first dequeue: two WARNING lines in every shared run's log for nothing a
         # user can change.

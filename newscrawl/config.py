@@ -230,6 +230,12 @@ SETTINGS: tuple[Setting, ...] = (
         kind="seconds",
     ),
     Setting(
+        "NEWSCRAWL_REDIS_LEASE_SECONDS",
+        "10",
+        "in a shared crawl: how long a process that stops renewing its lease keeps the requests it took",
+        kind="seconds",
+    ),
+    Setting(
         "NEWSCRAWL_MAX_PAGE_BYTES",
         "10485760",
         "largest response accepted, in bytes; larger ones are dropped with a reason",

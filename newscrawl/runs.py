@@ -45,6 +45,7 @@ class RunSummary:
     duration_s: float = 0.0
     #: Articles stored with a value the backend could not hold as it was, by flag (kept exactly beside it).
     flagged: dict[str, int] = field(default_factory=dict)
+    requeued: int = 0  # requests of a shared crawl re-done after the process that took them died
     outcome: str = "ok"
     reason: str = ""
     # One line per reason the monitors found the run degraded (also kept for a failed run).
@@ -77,6 +78,7 @@ class RunSummary:
                 f"{self.duration_s:.1f}s"
                 + ("; stored in exact form: " + ", ".join(f"{k} {v}" for k, v in sorted(self.flagged.items()))
                    if self.flagged else "")
+                + (f"; re-queued from a dead worker: {self.requeued}" if self.requeued else "")
                 + (f" — {self.reason}" if self.reason else ""))
 
 
@@ -108,6 +110,7 @@ def summarise(stats: Mapping[str, Any], finish_reason: str | None, duration_s: f
         full_downloads=get("downloader/response_status_count/200"),
         not_modified=get("downloader/response_status_count/304"),
         duration_s=duration_s,
+        requeued=get("newscrawl/redis/requeued"),
     )
     summary.outcome, summary.reason = judge(stats, finish_reason, summary)
     return summary
@@ -134,10 +137,14 @@ def judge(stats: Mapping[str, Any], finish_reason: str | None, summary: RunSumma
         return "failed", f"the crawl stopped early ({finish_reason})"
     listings = int(stats.get("newscrawl/spider/listing_read", 0) or 0) + int(
         stats.get("newscrawl/spider/listing_not_modified", 0) or 0)
-    if listings == 0 and int(stats.get("newscrawl/spider/article_requested", 0) or 0) == 0:
-        return "failed", "no page of the site could be read (site unreachable?)"
     archived = summary.new + summary.updated + summary.unchanged
-    if int(stats.get("newscrawl/spider/article_requested", 0) or 0) > 0 and archived == 0:
+    # A process of a shared crawl (newscrawl.frontier) may be left no listing, or no work at all, by the
+    # others; the articles it finds may be archived by another.
+    shared = bool(stats.get("newscrawl/redis/shared"))
+    if listings == 0 and int(stats.get("newscrawl/spider/article_requested", 0) or 0) == 0 and not (
+            shared and (summary.requests == 0 or archived > 0)):
+        return "failed", "no page of the site could be read (site unreachable?)"
+    if int(stats.get("newscrawl/spider/article_requested", 0) or 0) > 0 and archived == 0 and not shared:
         return "failed", "the site listed articles but none could be archived"
     if summary.requests and summary.errors / summary.requests > ERROR_RATE_LIMIT:
         return "failed", f"{summary.errors} errors in {summary.requests} requests"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from scrapy import Request, Spider, signals
 from scrapy.core.engine import ExecutionEngine
+from scrapy.http import HtmlResponse
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
@@ -235,7 +238,7 @@ def count_trips(scheduler: frontier.SharedFrontier) -> list[int]:
     script = scheduler._exchange_script
 
     def counted(*, keys: list[str], args: list[Any]) -> Any:
-        trips.append((len(args) - 2) // 3)
+        trips.append((len(args) - 5 - args[4]) // 3)  # after worker, lease, take, first lease, acks
         return script(keys=keys, args=args)
 
     scheduler._exchange_script = counted
@@ -338,3 +341,83 @@ def test_a_crawl_of_its_own_removes_its_keys() -> None:
     alone.close("shutdown")
     prefix = key.rsplit(":", 1)[0]
     assert redis.Redis.from_url(str(REDIS_URL)).keys(f"{prefix}:*") == []
+
+
+# -- leases ---------------------------------------------------------------------------------------------
+
+
+def expire(scheduler: frontier.SharedFrontier) -> None:
+    """Let ``scheduler``'s lease run out, as for a process that died: it is not renewed any more."""
+    time.sleep(scheduler.lease_ms / 1000 + 0.05)
+
+
+@needs_redis
+def test_a_dead_process_requests_go_back_to_the_others_marked_as_retries(pair: Any) -> None:
+    a, b, spider = pair
+    a.lease_ms = 100
+    for n in range(3):
+        a.enqueue_request(page(spider, n))
+    taken = [a.next_request(), a.next_request()]  # a took all three (one trip), started two, then died
+    assert all(not r.meta[frontier.REQUEUED] for r in taken)
+    assert b.next_request() is None  # leased to a: nobody else has them
+    expire(a)
+    again = [b.next_request() for _ in range(3)]
+    assert sorted(r.url.rsplit("/", 1)[1] for r in again) == ["0.html", "1.html", "2.html"]
+    assert all(r.meta[frontier.REQUEUED] for r in again)
+    assert b.stats.get_value("newscrawl/redis/taken_back") == 3
+    assert b.stats.get_value("newscrawl/redis/requeued") == 3
+    assert b.stats.get_value("dupefilter/filtered") is None  # not passed through the duplicate filter again
+    assert b.next_request() is None
+
+
+@needs_redis
+def test_only_the_requests_not_done_are_taken_back(pair: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, spider = pair
+    a.lease_ms = 300
+    for n in range(2):
+        a.enqueue_request(page(spider, n))
+    _, second = a.next_request(), a.next_request()
+    monkeypatch.setattr(a, "in_progress", lambda: [second])  # the first is done, the second still running
+    a.enqueue_request(page(spider, 5))
+    a._exchange(0)  # the next trip acknowledges the first, with the request it found
+    expire(a)
+    assert [r.url.rsplit("/", 1)[1] for r in (b.next_request(), b.next_request())] == ["1.html", "5.html"]
+    assert b.next_request() is None
+    assert b.stats.get_value("newscrawl/redis/requeued") == 1
+
+
+@needs_redis
+def test_the_crawl_is_not_over_while_a_dead_process_holds_a_lease(pair: Any) -> None:
+    a, b, spider = pair
+    a.lease_ms = 100
+    a.enqueue_request(page(spider, 1))
+    assert a.next_request() is not None  # then a dies
+    assert not b.crawl_finished()  # a is busy with it
+    expire(a)
+    assert not b.crawl_finished()  # a's lease expired: its request is back in the frontier, a's mark gone
+    assert b.next_request().url.endswith("/1.html")
+    assert b.crawl_finished()
+
+
+@needs_redis
+def test_a_slow_process_keeps_its_lease(pair: Any) -> None:
+    # The lease is renewed by a thread, whatever the event loop is doing.
+    a, b, spider = pair
+    a.lease_ms = 200
+    a.enqueue_request(page(spider, 1))
+    assert a.next_request() is not None
+    a.renewal = threading.Thread(target=a.renew, daemon=True)
+    a.renewal.start()
+    time.sleep(0.8)  # four leases
+    assert b.next_request() is None
+    assert not b.crawl_finished()
+
+
+def test_a_local_request_carries_the_lease_of_its_page() -> None:
+    page_request = Request("http://finews.example/1.html", meta={frontier.LEASE: 7})
+    response = HtmlResponse(page_request.url, body=b"", request=page_request)
+    local = Request("http://api.example/1", meta={frontier.LOCAL: True})
+    shared = Request("http://finews.example/2.html")
+    out = list(frontier.LeaseMiddleware().process_spider_output(response, [local, shared, {"item": 1}]))
+    assert out[0].meta[frontier.LEASE] == 7
+    assert frontier.LEASE not in out[1].meta  # goes through Redis, where it gets a lease of its own

@@ -64,3 +64,26 @@ def test_failed_runs_say_why(values: dict[str, int], reason: str, why: str) -> N
     summary = summarise(values, reason, 1.0)
     assert summary.outcome == "failed"
     assert why in summary.reason
+
+
+@pytest.mark.parametrize("values", [
+    {},  # the others took every request
+    {"newscrawl/store/new": 2, "downloader/request_count": 4},  # it was left articles, no listing
+    {"newscrawl/spider/listing_read": 1, "newscrawl/spider/article_requested": 5,
+     "downloader/request_count": 1},  # the articles it found were archived by the others
+])
+def test_a_worker_of_a_shared_crawl_left_little_by_the_others_is_ok(values: dict[str, int]) -> None:
+    assert summarise({"newscrawl/redis/shared": 1, **values}, "finished", 1.0).outcome == "ok"
+
+
+def test_a_worker_of_a_shared_crawl_that_reached_nothing_fails() -> None:
+    summary = summarise({"newscrawl/redis/shared": 1, "downloader/request_count": 3, "retry/max_reached": 3},
+                        "finished", 1.0)
+    assert summary.outcome == "failed"
+
+
+def test_requests_re_done_for_a_dead_worker_are_in_the_summary() -> None:
+    summary = summarise({"newscrawl/redis/shared": 1, "newscrawl/store/new": 2, "downloader/request_count": 4,
+                         "newscrawl/redis/requeued": 3}, "finished", 1.0)
+    assert "re-queued from a dead worker: 3" in summary.line()
+    assert "re-queued" not in summarise({"newscrawl/store/new": 1}, "finished", 1.0).line()
