@@ -43,8 +43,8 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from newscrawl.storage import Archive  # noqa: E402
-from newscrawl.storage.archive import ARTICLES  # noqa: E402
 from newscrawl.storage.search import DOC_SEQUENCE_BITS, category_token, term_tokens  # noqa: E402
+from newscrawl.storage.sql import ARTICLES  # noqa: E402
 from newscrawl.storage.types import SITE_TZ  # noqa: E402
 
 REPLICA = Path(os.environ.get("NEWSCRAWL_REPLICA", ROOT.parent / "shared" / "replica"))

@@ -5,7 +5,7 @@ Copy ``k`` of the source's articles becomes new rows with ``-<k>`` appended to `
 the publication time moved ``k`` × (the source's span) later, so the result spans ``copies`` times the dates
 with the same posts per day and the same term frequencies (the text repeats every source-size articles,
 which changes no index look-up). Story sketches are not copied (reads do not use them). SQLite: the search
-index is rebuilt over every row with ``Archive.rebuild_search_index`` (a contentless FTS5 table cannot be
+index is rebuilt over every row with ``newscrawl.storage.search.rebuild_index`` (a contentless FTS5 table cannot be
 read back). PostgreSQL: a copy's search document is its original's with the ``doc_id`` moved by the same
 time (same tokens: same text, same category), copied in SQL, and the GIN index built again after. Reads
 measured on it are labelled as such in docs/performance.md.
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newscrawl.storage import Archive  # noqa: E402
-from newscrawl.storage.search import DOC_SEQUENCE_BITS  # noqa: E402
+from newscrawl.storage.search import DOC_SEQUENCE_BITS, rebuild_index  # noqa: E402
 
 #: The columns copied as they are (every column of ``articles`` but the ones rewritten below).
 REWRITTEN = ("article_id", "url", "published_at")
@@ -67,8 +67,8 @@ def main() -> None:
         print(f"  copy {copy}: {connection.execute('SELECT count(*) FROM articles').fetchone()[0]:,} articles "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
     connection.close()
-    with Archive.open(f"sqlite:///{args.path}") as archive:
-        indexed = archive.rebuild_search_index()
+    with Archive.open(f"sqlite:///{args.path}") as archive, archive.engine.begin() as transaction:
+        indexed = rebuild_index(transaction)
     print(f"search index rebuilt over {indexed:,} articles; {time.perf_counter() - started:.0f} s in all")
 
 

@@ -218,11 +218,6 @@ def near_text(a: StoryText, b: StoryText, max_distance: int = 3) -> bool:
     return _overlap(a.shingles, b.shingles) >= CONTAINMENT_MIN
 
 
-def containment(a: str, b: str) -> float:
-    """Share of the smaller bigram set that occurs in the other text (0.0 when either is empty)."""
-    return _overlap(frozenset(_shingles(_normalise(a))), frozenset(_shingles(_normalise(b))))
-
-
 def _overlap(shingles_a: frozenset[str], shingles_b: frozenset[str]) -> float:
     if not shingles_a or not shingles_b:
         return 0.0

@@ -6,16 +6,8 @@ This package is the only code in newscrawl that knows SQL or a database dialect;
 
 from __future__ import annotations
 
-from newscrawl.storage.archive import (
-    Archive,
-    ArticleRevision,
-    CrawlRun,
-    KnownArticle,
-    PageRecord,
-    RunOutcome,
-    StoryCandidate,
-    UpsertOutcome,
-)
+from newscrawl.storage.archive import Archive
+from newscrawl.storage.articles import ArticleRevision, KnownArticle, UpsertOutcome
 from newscrawl.storage.migrate import (
     ArchiveError,
     ArchiveMissing,
@@ -26,7 +18,10 @@ from newscrawl.storage.migrate import (
     upgrade_database,
 )
 from newscrawl.storage.models import Base
+from newscrawl.storage.pages import PageRecord
+from newscrawl.storage.runs import CrawlRun, RunOutcome
 from newscrawl.storage.search import SearchHit
+from newscrawl.storage.stories import StoryCandidate
 
 __all__ = [
     "Archive",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from newscrawl.storage.types import AwareDateTime, JSONDocument
@@ -33,44 +33,59 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class ArticleRow(Base):
+#: Where each group of columns sits in its table (``sort_order``; the default, 0, is each table's key): the
+#: column order is the schema's, which the migrations built and docs/schema.md lists.
+_CONTENT, _STORY, _METADATA, _TIMES, _EXACT = 1, 2, 3, 4, 5
+
+
+class ArticleContent:
+    """The columns of an article's content and crawl metadata, shared by ``articles`` (its current version)
+    and ``article_revisions`` (the earlier ones): what a revision keeps."""
+
+    info_code: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    url: Mapped[str] = mapped_column(Text, sort_order=_CONTENT)
+    share_url: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    category: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    publisher: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    title: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime, sort_order=_CONTENT)
+    summary: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    body_html: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    body_text: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    origin_html: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    origin_status: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    source: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    tags: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    footer_md: Mapped[str | None] = mapped_column(Text, sort_order=_CONTENT)
+    content_hash: Mapped[str] = mapped_column(Text, sort_order=_CONTENT)
+    simhash: Mapped[int | None] = mapped_column(BigInteger, sort_order=_CONTENT)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument, sort_order=_METADATA)
+    etag: Mapped[str | None] = mapped_column(Text, sort_order=_METADATA)
+    last_modified: Mapped[str | None] = mapped_column(Text, sort_order=_METADATA)
+    # The exact values of the fields this backend could not hold as they were (revision 0006).
+    exact_values: Mapped[str | None] = mapped_column(Text, sort_order=_EXACT)
+
+
+class ArticleRow(ArticleContent, Base):
     """One row per article (a post of the mirror); its current version."""
 
     __tablename__ = "articles"
-    # The dedupe's near-text candidates by publication time, answered from the index alone (revision 0004).
-    __table_args__ = (Index(None, "published_at", "article_id"),)
+    __table_args__ = (
+        UniqueConstraint("url"),
+        *(Index(None, name) for name in ("info_code", "category", "published_at", "content_hash", "story_id")),
+        # The dedupe's near-text candidates by publication time, answered from the index alone (revision 0004).
+        Index(None, "published_at", "article_id"),
+    )
 
     article_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    info_code: Mapped[str | None] = mapped_column(Text, index=True)
-    url: Mapped[str] = mapped_column(Text, unique=True)
-    share_url: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str | None] = mapped_column(Text, index=True)
-    publisher: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime, index=True)
-    summary: Mapped[str | None] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    body_text: Mapped[str | None] = mapped_column(Text)
-    origin_html: Mapped[str | None] = mapped_column(Text)
-    origin_status: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(Text)
-    tags: Mapped[str | None] = mapped_column(Text)
-    footer_md: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str] = mapped_column(Text, index=True)
-    simhash: Mapped[int | None] = mapped_column(BigInteger)
-    story_id: Mapped[str | None] = mapped_column(Text, index=True)
-    flags: Mapped[list[str]] = mapped_column(JSONDocument)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    first_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
-    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
-    changed_at: Mapped[datetime] = mapped_column(AwareDateTime)
-    revision: Mapped[int] = mapped_column(Integer)
-    # The exact values of the fields this backend could not hold as they were (revision 0006).
-    exact_values: Mapped[str | None] = mapped_column(Text)
+    story_id: Mapped[str | None] = mapped_column(Text, sort_order=_STORY)
+    first_seen_at: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    changed_at: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    revision: Mapped[int] = mapped_column(Integer, sort_order=_TIMES)
 
 
-class ArticleRevisionRow(Base):
+class ArticleRevisionRow(ArticleContent, Base):
     """An earlier version of an article whose content changed; the current one is in ``articles``."""
 
     __tablename__ = "article_revisions"
@@ -79,31 +94,10 @@ class ArticleRevisionRow(Base):
         Text, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
     )
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
-    info_code: Mapped[str | None] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(Text)
-    share_url: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str | None] = mapped_column(Text)
-    publisher: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
-    summary: Mapped[str | None] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    body_text: Mapped[str | None] = mapped_column(Text)
-    origin_html: Mapped[str | None] = mapped_column(Text)
-    origin_status: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(Text)
-    tags: Mapped[str | None] = mapped_column(Text)
-    footer_md: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str] = mapped_column(Text)
-    simhash: Mapped[int | None] = mapped_column(BigInteger)
-    flags: Mapped[list[str]] = mapped_column(JSONDocument)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    seen_from: Mapped[datetime] = mapped_column(AwareDateTime)
-    seen_until: Mapped[datetime] = mapped_column(AwareDateTime)
-    replaced_at: Mapped[datetime] = mapped_column(AwareDateTime)
-    run_id: Mapped[int | None] = mapped_column(Integer)
-    exact_values: Mapped[str | None] = mapped_column(Text)
+    seen_from: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    seen_until: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    replaced_at: Mapped[datetime] = mapped_column(AwareDateTime, sort_order=_TIMES)
+    run_id: Mapped[int | None] = mapped_column(Integer, sort_order=_TIMES)
 
 
 class StorySketchRow(Base):
@@ -213,8 +207,4 @@ class MissingOutputRow(Base):
 OUTPUTS = ("post", "warc_page", "warc_origin")
 
 #: The columns that make up an article's content and its crawl metadata: what a revision keeps.
-CONTENT_COLUMNS: tuple[str, ...] = (
-    "info_code", "url", "share_url", "category", "publisher", "title", "published_at", "summary",
-    "body_html", "body_text", "origin_html", "origin_status", "source", "tags", "footer_md",
-    "content_hash", "simhash", "flags", "etag", "last_modified", "exact_values",
-)
+CONTENT_COLUMNS: tuple[str, ...] = tuple(ArticleContent.__annotations__)

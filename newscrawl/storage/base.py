@@ -1,0 +1,61 @@
+"""What every part of the ``Archive`` builds on: its engine and its read transactions (docs/architecture.md,
+"The storage API")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from newscrawl.storage.engine import READ_ONLY
+
+
+class ArchiveBase:
+    """An engine whose schema is at head, and the read transaction its reads share."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine whose schema is at head; use ``Archive.open`` unless you made the engine."""
+        self._engine = engine
+        # The read transaction of an open ``reading()`` block, which every read inside it shares.
+        self._reading: Connection | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the reads inside this block in one read transaction instead of one each.
+
+        For a caller that asks several questions at once (the dedupe, per article): one BEGIN and COMMIT,
+        and one pool checkout, instead of one per question; on SQLite the answers also come from one
+        snapshot. Writes inside the block still run in their own transactions. Not for a block that
+        awaits: another task's reads would join the transaction. Nested blocks share the outer one.
+        """
+        if self._reading is not None:
+            yield
+            return
+        with self._read() as connection:
+            self._reading = connection
+            try:
+                yield
+            finally:
+                self._reading = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot, and on SQLite no write lock."""
+        if self._reading is not None:
+            yield self._reading
+            return
+        with self._engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
