@@ -105,6 +105,14 @@ redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[5] .. ARGV[1], 1, 'PX', ARGV[2])
 return {top[1], redis.call('SREM', KEYS[3], top[1]), taken_back, 0}
 """
+# A request found: KEYS the duplicate filter and the queue, ARGV its fingerprint ('' for one not filtered), score
+# and pickled form. "Seen?" and the push in one step: a process killed in between would leave the request seen
+# and queued nowhere, so that found again it would be dropped as a duplicate and never fetched.
+_PUSH = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
 # At close: ARGV from 2 the numbers acknowledged; the rest goes back, unmarked. Answers how many went back.
 _RELEASE = _TAKE_BACK + """
 for i = 2, #ARGV do redis.call('HDEL', mine, ARGV[i]) end
@@ -127,6 +135,7 @@ class LeasedQueue(PriorityQueue):  # type: ignore[misc]  # scrapy-redis has no t
         self.next_lease = 1
         self.held: deque[Request] = deque()  # taken by the idle poll, handed to the engine, not yet started
         self.finished = False  # what the last trip that took nothing found: the crawl is over
+        self._push = server.register_script(_PUSH)
         self._take = server.register_script(_TAKE)
         self._release = server.register_script(_RELEASE)
         self.stopping = threading.Event()
@@ -135,6 +144,12 @@ class LeasedQueue(PriorityQueue):  # type: ignore[misc]  # scrapy-redis has no t
 
     def __len__(self) -> int:
         return int(super().__len__()) + len(self.held)
+
+    def push_unseen(self, request: Request, filter_key: str, fingerprint: str) -> bool:
+        """Push ``request`` unless the duplicate filter at ``filter_key`` has ``fingerprint`` ('': not filtered);
+        False if it has."""
+        return bool(self._push(keys=[filter_key, self.key],
+                               args=[fingerprint, -request.priority, self._encode_request(request)]))
 
     def pop(self, timeout: int = 0) -> Request | None:
         if self.held:
@@ -214,7 +229,13 @@ class SharedFrontier(Scheduler):  # type: ignore[misc]  # scrapy-redis has no ty
         if request.meta.pop(TAKEN, False):  # taken from Redis already, and leased to this process
             self.queue.held.append(request)
             return True
-        return bool(super().enqueue_request(request))
+        # scrapy-redis's, with "seen?" and the push in one step (``_PUSH``)
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        if not self.queue.push_unseen(request, self.df.key, fingerprint):
+            self.df.log(request, self.spider)
+            return False
+        self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def close(self, reason: str) -> None:
         self.queue.release()

@@ -6,6 +6,7 @@ set by CI). The crawl by several processes, one of them killed, is in test_redis
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -192,6 +193,34 @@ def test_each_request_is_given_to_one_process_highest_priority_first(pair: Any) 
     assert not b.enqueue_request(page(b, 1))  # already seen by the other process: Scrapy drops and signals it
     assert b.next_request() is None
     assert b.stats.get_value("scheduler/enqueued/redis") is None
+
+
+@needs_redis
+def test_a_process_killed_while_pushing_leaves_no_request_seen_but_queued_nowhere(
+        pair: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found again (its page re-done by another process), a request seen by the duplicate filter but never
+    # pushed would be dropped as a duplicate and never fetched: the replica kill run lost a page that way.
+    import redis
+
+    a, b = pair
+    calls: list[Any] = []
+    execute = redis.Redis.execute_command
+
+    def killed_after_one_call(client: Any, *args: Any, **options: Any) -> Any:
+        if args[0] == "SET":  # a lease renewal, from the renewing threads
+            return execute(client, *args, **options)
+        if calls:
+            raise KeyboardInterrupt  # the process is gone before its next call
+        result = execute(client, *args, **options)
+        calls.append(args[0])
+        return result
+
+    monkeypatch.setattr(redis.Redis, "execute_command", killed_after_one_call)
+    with contextlib.suppress(KeyboardInterrupt):
+        a.enqueue_request(page(a, 1))
+    monkeypatch.setattr(redis.Redis, "execute_command", execute)
+    b.enqueue_request(page(b, 1))  # the link found again
+    assert name(b.next_request()) == "1.html"
 
 
 @needs_redis
