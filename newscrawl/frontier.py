@@ -18,8 +18,9 @@ priority; ``…:dupefilter``, a set of request fingerprints) and these pieces:
   ``newscrawl_requeued``) and counts it (``newscrawl/redis/requeued``: "re-queued from a dead worker" in
   its run summary). A page is then fetched at most twice (once by the dead process); storage makes the
   second time harmless.
-* ``SharedFrontier`` (SCHEDULER), scrapy-redis's scheduler, which gives back to the queue what the process
-  holds leased and has not finished when it closes, and keeps a request its idle poll took (``TAKEN``).
+* ``SharedFrontier`` (SCHEDULER), scrapy-redis's scheduler, which asks the duplicate filter "seen?" and
+  pushes in one step (``_PUSH``), gives back to the queue what the process holds leased and has not
+  finished when it closes, and keeps a request its idle poll took (``TAKEN``).
 * ``SharedCrawlEnd`` (an extension, in a crawl shared by NEWSCRAWL_REDIS_CRAWL_ID) ends a process when the
   crawl is over: the queue is empty and no process holds a lease. An idle process holds none; a busy one
   holds the requests it works on, which push what they find before they are acknowledged; a dead one's
