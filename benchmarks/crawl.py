@@ -45,8 +45,8 @@ CRAWL_TIMEOUT_S = 3 * 3600
 # Processes of the shared crawls at latency: one per core, and one more than the cores (a process that
 # waits, on the network or on SQLite's write lock, leaves its core to the others). And how long each waits
 # on an empty frontier while another is still busy (NEWSCRAWL_REDIS_IDLE_SECONDS). A process ends once the
-# frontier is empty and every process is idle: the last one at once, the others at their next engine
-# heartbeat (every 0.25 s since commit 08fa758; newscrawl.frontier).
+# frontier is empty and no process holds a lease: the last one at once, the others within 0.25 s
+# (newscrawl.frontier).
 SHARED_WORKERS = (2, 3)
 SHARED_IDLE_S = 5
 

@@ -28,19 +28,18 @@ class RedisFrontier:
         crawl_id = settings.get("NEWSCRAWL_REDIS_CRAWL_ID")
         shared = bool(crawl_id)
         prefix = f"newscrawl:%(spider)s:{crawl_id or uuid.uuid4().hex}"
-        # scrapy-redis's scheduler, with fewer round trips and a known end (newscrawl.frontier); its scripts
-        # work on the sorted-set queue.
+        # scrapy-redis's scheduler and priority queue, its requests leased (newscrawl.frontier).
         settings.set("SCHEDULER", "newscrawl.frontier.SharedFrontier", priority="addon")
-        settings.set("SCHEDULER_QUEUE_CLASS", "scrapy_redis.queue.PriorityQueue", priority="addon")
+        settings.set("SCHEDULER_QUEUE_CLASS", "newscrawl.frontier.LeasedQueue", priority="addon")
         settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="addon")
         settings.set("REDIS_URL", redis_url, priority="addon")
-        # In a shared crawl the first process to finish must not delete the frontier under the others;
-        # a crawl of its own cleans up after itself.
+        # In a shared crawl the first process to finish must not delete the frontier under the others, and
+        # a process ends when the crawl is over; a crawl of its own cleans up after itself.
         settings.set("SCHEDULER_PERSIST", shared, priority="addon")
         settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="addon")
         settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="addon")
-        # A local request carries the lease of the page that led to it (newscrawl.frontier).
-        settings["SPIDER_MIDDLEWARES"]["newscrawl.frontier.LeaseMiddleware"] = 950
+        if shared:
+            settings["EXTENSIONS"]["newscrawl.frontier.SharedCrawlEnd"] = 0
         # scrapy-redis 0.9 still passes ``spider=`` to the stats collector, which Scrapy 2.19 warns about on
         # its first request and first dequeue: two WARNING lines in every shared run's log for nothing a
         # user can change.

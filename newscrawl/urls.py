@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
 import ada_url
+from w3lib.url import canonicalize_url
 
 # A Jekyll post URL: /<category>/YYYY/MM/DD/<slug>.html; posts without a category live at /YYYY/MM/DD/.
 ARTICLE_PATH = re.compile(r"^/(?:(?P<category>[^/]+)/)?(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<slug>[^/]+)\.html$")
@@ -27,10 +28,6 @@ TEXT_API_PATH = "/NewsData/GetNewsText.do"
 INFO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Category page URLs remembered by slug; beyond this many (only a hostile site has them) they are rebuilt.
 CATEGORY_PAGES_KEPT = 50_000
-# A site path that resolving, quoting and unquoting would leave as it is: no dot segment (checked apart), no
-# query or fragment, no "%", no ";" (urljoin reads it as the start of parameters), only characters
-# ``quote`` keeps. Nearly every link of the site is one.
-PLAIN_PATH = re.compile(r"/[A-Za-z0-9_.~/()+,=:@!$&'*-]*")
 
 
 class SettingsLike(Protocol):
@@ -116,59 +113,26 @@ class SitePolicy:
         return Link(url, _site_kind(site_path))
 
     def _join(self, href: str, base_url: str) -> tuple[str, str | None] | None:
-        """(``absolute``'s URL, and its unquoted path when it is the site's), or None if unusable."""
+        """(``absolute``'s URL, and its unquoted path when it is the site's), or None if unusable.
+
+        Resolved against the page, then put in w3lib's canonical form (percent-encoding normalised, dot
+        segments resolved, query arguments sorted, no fragment): one page, one URL, however it is linked.
+        """
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "data:")):
             return None
-        path = self._plain_site_path(href, base_url)
-        if path is not None:
-            return self._site_root + path, path
-        return self._resolve(href, base_url)
-
-    def _plain_site_path(self, href: str, base_url: str) -> str | None:
-        """The path of a site link that ``_resolve`` would give back unchanged, found without resolving.
-
-        The spider resolves every link of every page (20,000 of an unchanged listing's links in an
-        incremental run); nearly all are ``/<path>``, ``//<site>/<path>`` or ``http(s)://<site>/<path>``
-        with a plain path, for which this is the same answer without urljoin, urlsplit, quote and unquote
-        (tests/test_urls.py compares the two). None: take ``_resolve``.
-        """
-        if href.startswith("/") and not href.startswith("//"):
-            # Root-relative: the site's only on a page of the site.
-            path = href if base_url.startswith(self._site_prefixes[1:]) else None
-        elif href.startswith(self._site_prefixes[0]):
-            # Protocol-relative: the page's scheme, which must be http or https.
-            path = href[len(self._site_prefixes[0]) - 1:] if base_url.startswith(("http://", "https://")) else None
-        else:
-            path = next((href[len(p) - 1:] for p in self._site_prefixes[1:] if href.startswith(p)), None)
-        if path is None or "/." in path or not PLAIN_PATH.fullmatch(path):
-            return None
-        return path
-
-    @cached_property
-    def _site_prefixes(self) -> tuple[str, str, str]:
-        # The site's own netloc exactly (same host, same port): //<netloc>/, http://<netloc>/, https://<netloc>/.
-        return f"//{self.site_netloc}/", f"http://{self.site_netloc}/", f"https://{self.site_netloc}/"
-
-    @cached_property
-    def _site_root(self) -> str:
-        return f"{self.site_scheme}://{self.site_netloc}"
-
-    def _resolve(self, href: str, base_url: str) -> tuple[str, str | None] | None:
-        """``_join`` for any link: resolved, split, and for the site's own pages put in one form."""
         try:
-            url = urljoin(base_url, href)
-            parts = urlsplit(url)
+            parts = urlsplit(canonicalize_url(urljoin(base_url, href)))
         except ValueError:
             return None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None
+        path = parts.path or "/"
         if self._is_site(parts):
             # The site is reachable over http and https; links mix both (and //host/ forms), so one page
-            # must have one URL: the configured scheme and netloc, without fragment.
-            path = quote(unquote(parts.path or "/"), safe="/%()+,;=:@!$&'*~")
+            # must have one URL: the configured scheme and netloc.
             return urlunsplit((self.site_scheme, self.site_netloc, path, parts.query, "")), unquote(path)
-        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, "")), None
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, "")), None
 
     def is_site(self, url: str) -> bool:
         """Same host and port as the configured site, over http or https (both serve the same pages)."""

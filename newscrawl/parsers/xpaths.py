@@ -80,8 +80,9 @@ POST_URL_PATH = re.compile(
     r"^/(?:(?P<categories>.+?)/)?(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<slug>[^/]+)\.html$"
 )
 
-# Listing pages: every <a href> (home, /emnews/, /category/<slug>.html), read by listing.py's scan of the
-# text; and the Atom feed: <link href> and <id> of the feed and of each entry.
+# Listing pages: every <a href> (home, /emnews/, /category/<slug>.html); and the Atom feed: <link href>
+# and <id> of the feed and of each entry.
+LINK_HREF_XPATH = "//a/@href"
 FEED_LINK_HREF = re.compile(r"<link\b[^>]*?\bhref=\"(?P<href>[^\"]*)\"", re.I)
 FEED_ID = re.compile(r"<id>(?P<id>[^<]*)</id>", re.I)
 ATOM_MARKER = re.compile(r"<feed\b[^>]*xmlns=\"http://www\.w3\.org/2005/Atom\"", re.I)

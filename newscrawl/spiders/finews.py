@@ -209,9 +209,7 @@ class FinewsSpider(scrapy.Spider):
                 callback=self._on_origin,
                 errback=self._on_origin_failed,
                 cb_kwargs={"article": article},
-                # newscrawl_local: a shared crawl (newscrawl.frontier) keeps it in this process, which holds
-                # the article, instead of pickling both into Redis.
-                meta={"handle_httpstatus_all": True, "newscrawl_kind": "origin", "newscrawl_local": True},
+                meta={"handle_httpstatus_all": True, "newscrawl_kind": "origin"},
                 priority=10,
                 # The request carries its article: dropped as a duplicate (a re-post with the same share
                 # link), it would take the article with it. Each article page is fetched once already.
