@@ -223,8 +223,8 @@ def _missing_is_flagged(article: Article) -> None:
         assert {"no_title", "empty_title"} & set(article.flags), article.flags
     if article.published_at is None:
         assert "no_date" in article.flags
-    if article.body_html is None:
-        assert "no_section" in article.flags
+    if article.body_html is None:  # no <section>, or one with nothing in it
+        assert {"no_section", "empty_body"} & set(article.flags), article.flags
 
 
 @settings(max_examples=300, deadline=None)
