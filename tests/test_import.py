@@ -163,6 +163,16 @@ def test_what_is_no_post_is_named(name: str, data: bytes, reason: str) -> None:
 # -- the command: one archive, one row per article ------------------------------------------------------
 
 
+def test_a_post_without_front_matter_at_byte_0_keeps_the_text_its_file_writes() -> None:
+    # Jekyll renders its would-be front matter as Markdown, with kramdown's typography; no crawl reaches
+    # that page, and expected.jsonl (the replica's rule) holds the file's text before the share link line.
+    data = '\n---\nlayout: post\ntitle: "FF：好"\n---\n\n> 摘要 "说"\n\n<b>FF</b>  91。\n\n<http://x.cn/1.html>\n'
+    article = read_post("2021-12-08-1.md", data.encode("utf-8"), SITE_URL)
+    assert article.body_text == '---\nlayout: post\ntitle: "FF：好"\n---\n摘要 "说"\nFF 91。'
+    assert article.share_url == "http://x.cn/1.html" and "no_front_matter" in article.flags
+    assert "“FF：好”" in (article.body_html or "")  # the page itself shows kramdown's quotes
+
+
 def run_import(db_url: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "newscrawl", "import", *args, "--db", db_url, "--site", SITE_URL],
                           capture_output=True, text=True, cwd=cwd, timeout=240)
