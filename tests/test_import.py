@@ -333,6 +333,7 @@ def test_progress_lines_count_files_as_they_are_archived(sqlite_url: str, monkey
     from newscrawl.storage import Archive
 
     monkeypatch.setattr(run, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(run, "BATCH_FILES", 1)  # a progress line is due after each stored batch
     lines: list[str] = []
     with Archive.open(sqlite_url) as archive:
         report = run.Importer(archive, SITE_URL, progress=lambda r: lines.append(r.progress())).import_files(
@@ -359,11 +360,14 @@ def test_an_interrupted_git_import_resumes_where_it_stopped(sqlite_url: str, tmp
     read: list[str] = []
 
     def read_then_stop(file_name: str, *args: object, **kwargs: object) -> Article:
-        if len(read) == 2:
-            raise KeyboardInterrupt  # Ctrl-C while the third commit's post is read
+        if len(read) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the fourth commit's post is read
         read.append(file_name)
         return real_read_post(file_name, *args, **kwargs)  # type: ignore[arg-type]
 
+    # Two posts a transaction: the first two commits are stored; the third post, stored in the open
+    # transaction of the second batch, is rolled back with it (nothing half-imported).
+    monkeypatch.setattr(run, "BATCH_FILES", 2)
     monkeypatch.setattr(run, "read_post", read_then_stop)
     with Archive.open(sqlite_url) as archive, pytest.raises(KeyboardInterrupt):
         run.Importer(archive, SITE_URL).import_git(repo)
