@@ -21,7 +21,7 @@ NEAR_DUPLICATE_DISTANCE = 3
 #: Sketches (about a kilobyte each) the story linker keeps: an import meets posts in date order, so a
 #: post's neighbours (published within 12 hours) are among the last ones met; older ones are read from
 #: ``story_sketches`` if ever needed. Memory stays flat however long the history.
-SKETCH_CACHE_SIZE = 4096
+SKETCH_CACHE_SIZE = 2048
 
 
 class Processor:

@@ -29,9 +29,9 @@ PROGRESS_EVERY_S = 2.0
 #: Post files stored in one transaction (``Archive.batch``): one commit for many posts instead of one
 #: each. On SQLite the batch holds the write lock while it is stored, about a second at most.
 BATCH_FILES = 200
-#: Blob ids of this run's latest stored post files remembered (about 150 bytes each, 1.5 MB): the site's
+#: Blob ids of this run's latest stored post files remembered (about 200 bytes each, 1 MB): the site's
 #: rotation moves a post to old_post/ a few hundred posts later, well inside this bound.
-BLOB_MEMORY = 10_000
+BLOB_MEMORY = 5_000
 
 
 @dataclass
