@@ -155,7 +155,9 @@ def main() -> int:
               f"{float(row['peak_rss_mb']):.0f} | {second['commits']} commits, {second['wall_s']} s |")  # type: ignore[arg-type,index]
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"import-git-{datetime.now(UTC):%Y-%m-%d}.json"
-    out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(timespec="seconds"),
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip() or None
+    out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
                                "machine": {"python": platform.python_version(), "cpus": _cpus(),
                                            "platform": platform.platform()},
                                "runs": rows}, indent=1), encoding="utf-8")

@@ -19,7 +19,15 @@ from typing import TypeVar
 
 from newscrawl.items import Article
 from newscrawl.storage import Archive, StoryCandidate
-from newscrawl.stories import StoryReason, StorySketch, StoryText, near_sketch, near_text, same_identity
+from newscrawl.stories import (
+    StoryReason,
+    StorySketch,
+    StoryText,
+    near_sketch,
+    near_text,
+    same_identity,
+    worth_comparing,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,10 +102,8 @@ class StoryLinker:
             return None
         near = [i for i in self.archive.published_near(item, NEAR_TEXT_WINDOW) if i != item.article_id]
         self._load_sketches([i for i in near if i not in self.sketches])
-        for article_id in near:
-            sketch = self._sketch(article_id)
-            if sketch is None:
-                continue
+        sketches = [(article_id, sketch) for article_id in near if (sketch := self._sketch(article_id)) is not None]
+        for article_id, sketch in worth_comparing(mine.sketch, sketches, self.max_distance):
             verdict = near_sketch(mine.sketch, sketch, self.max_distance)
             if verdict is None:
                 theirs = self._story_text(article_id)

@@ -163,6 +163,16 @@ def test_what_is_no_post_is_named(name: str, data: bytes, reason: str) -> None:
 # -- the command: one archive, one row per article ------------------------------------------------------
 
 
+def test_a_post_without_front_matter_at_byte_0_keeps_the_text_its_file_writes() -> None:
+    # Jekyll renders its would-be front matter as Markdown, with kramdown's typography; no crawl reaches
+    # that page, and expected.jsonl (the replica's rule) holds the file's text before the share link line.
+    data = '\n---\nlayout: post\ntitle: "FF：好"\n---\n\n> 摘要 "说"\n\n<b>FF</b>  91。\n\n<http://x.cn/1.html>\n'
+    article = read_post("2021-12-08-1.md", data.encode("utf-8"), SITE_URL)
+    assert article.body_text == '---\nlayout: post\ntitle: "FF：好"\n---\n摘要 "说"\nFF 91。'
+    assert article.share_url == "http://x.cn/1.html" and "no_front_matter" in article.flags
+    assert "“FF：好”" in (article.body_html or "")  # the page itself shows kramdown's quotes
+
+
 def run_import(db_url: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "newscrawl", "import", *args, "--db", db_url, "--site", SITE_URL],
                           capture_output=True, text=True, cwd=cwd, timeout=240)
@@ -323,6 +333,7 @@ def test_progress_lines_count_files_as_they_are_archived(sqlite_url: str, monkey
     from newscrawl.storage import Archive
 
     monkeypatch.setattr(run, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(run, "BATCH_FILES", 1)  # a progress line is due after each stored batch
     lines: list[str] = []
     with Archive.open(sqlite_url) as archive:
         report = run.Importer(archive, SITE_URL, progress=lambda r: lines.append(r.progress())).import_files(
@@ -349,11 +360,14 @@ def test_an_interrupted_git_import_resumes_where_it_stopped(sqlite_url: str, tmp
     read: list[str] = []
 
     def read_then_stop(file_name: str, *args: object, **kwargs: object) -> Article:
-        if len(read) == 2:
-            raise KeyboardInterrupt  # Ctrl-C while the third commit's post is read
+        if len(read) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the fourth commit's post is read
         read.append(file_name)
         return real_read_post(file_name, *args, **kwargs)  # type: ignore[arg-type]
 
+    # Two posts a transaction: the first two commits are stored; the third post, stored in the open
+    # transaction of the second batch, is rolled back with it (nothing half-imported).
+    monkeypatch.setattr(run, "BATCH_FILES", 2)
     monkeypatch.setattr(run, "read_post", read_then_stop)
     with Archive.open(sqlite_url) as archive, pytest.raises(KeyboardInterrupt):
         run.Importer(archive, SITE_URL).import_git(repo)

@@ -1,5 +1,6 @@
 """The Alembic migration tree: an archive filled at the first revision survives the upgrade to head intact
-and searchable, the models match what the migrations build, and concurrent upgrades are safe."""
+and searchable, the models match what the migrations build, concurrent upgrades are safe, and 0012
+corrects the text of articles with an empty share link in place."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import FIXTURES
 from sqlalchemy import Engine, inspect, text
 from test_storage import SEED_ID, T0, emnews_article, sample_articles, seed_article
 
+from newscrawl.parsers import parse_article
+from newscrawl.parsers.text import html_to_text
+from newscrawl.processing import normalise
 from newscrawl.storage import Archive, Base, current_revision, head_revision, upgrade_database
 from newscrawl.storage import articles as articles_module
 from newscrawl.storage import search as search_module
@@ -48,9 +53,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0008_import", "0007_run_coverage", "0006_side_outputs", "0005_revisions",
-                     "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
-    assert head_revision() == "0009_bigram_search"
+    assert chain == [head_revision(), "0009_bigram_search", "0008_import", "0007_run_coverage", "0006_side_outputs",
+                     "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
+    assert head_revision() == "0012_import_fix"
 
 
 def test_the_tree_is_read_as_alembic_reads_it() -> None:
@@ -213,3 +218,58 @@ def test_concurrent_first_opens_create_the_schema_once(db_url: str) -> None:
     assert current_revision(db_url) == head_revision()
     with Archive.open(db_url) as archive:
         assert archive.count_articles() == 1
+
+
+EMPTY_LINK = FIXTURES / "emnews_empty_link"
+
+
+def indexed(engine: Engine, token: str) -> int:
+    """How many search documents hold ``token``, read from the index's own table."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            found = connection.execute(text("SELECT COUNT(*) FROM search_fts WHERE search_fts MATCH :q"),
+                                       {"q": '"' + token + '"'})
+        else:
+            found = connection.execute(text("SELECT COUNT(*) FROM search_documents "
+                                            "WHERE CAST(:t AS text) = ANY(tsvector_to_array(bigrams))"), {"t": token})
+        return int(found.scalar_one())
+
+
+def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_revision(db_url: str) -> None:
+    # The archive as the parser before 0012 left it: the page's whole text, "<>" line included.
+    url = (EMPTY_LINK / "url.txt").read_text(encoding="utf-8").strip()
+    page = (EMPTY_LINK / "page.html").read_text(encoding="utf-8")
+    today = normalise(parse_article(page, url))
+    before = normalise(replace(parse_article(page, url), body_text=html_to_text(today.body_html or "")))
+    assert before.body_text is not None and before.body_text.endswith("<>")
+    assert before.content_hash != today.content_hash
+    assert upgrade_database(db_url, "0009_bigram_search")[1] == "0009_bigram_search"
+    engine = create_archive_engine(db_url)
+    try:
+        old = Archive(engine)
+        old.upsert_article(before, T0)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO imported_posts (article_id, file_name, post_text, content_hash, "
+                                    "imported_at) VALUES (:id, 'post.md', 'text', :hash, :at)"),
+                               {"id": before.article_id, "hash": before.content_hash, "at": T0})
+        assert [hit.article_id for hit in old.search("<>")] == [before.article_id] and indexed(engine, "<>") == 1
+        upgrade_database(engine)
+        archive = Archive(engine)
+        stored = archive.get_article(today.article_id)
+        assert stored is not None
+        assert (stored.body_text, stored.content_hash, stored.simhash) == (
+            today.body_text, today.content_hash, today.simhash)
+        assert stored.body_html == before.body_html  # the page still rebuilds the same
+        # The index itself, not only the search (which checks each candidate's text): a contentless FTS5
+        # document is deleted by its tokens, so stale ones would corrupt it.
+        assert indexed(engine, "<>") == 0 and indexed(engine, "数据") == 1
+        assert archive.search("<>") == []
+        assert [hit.article_id for hit in archive.search("Choice数据")] == [today.article_id]
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT content_hash FROM imported_posts")).scalar() == today.content_hash
+            assert connection.execute(text("SELECT COUNT(*) FROM story_sketches")).scalar() == 0
+        # The next sighting of the same page is no change.
+        assert archive.upsert_article(today, T0 + timedelta(hours=1)) == "unchanged"
+        assert archive.revisions(today.article_id) == []
+    finally:
+        engine.dispose()

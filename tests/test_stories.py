@@ -29,6 +29,7 @@ from newscrawl.stories import (
     simhash,
     story_key,
     story_sketch,
+    worth_comparing,
 )
 
 
@@ -212,6 +213,25 @@ def test_sketch_never_changes_near_text(base: str, cut: int, extra: str) -> None
     assert near_text(a, b) == near_text(b, a) == near_text(a, _without_bound(b)) == near_text(_without_bound(a), b)
     verdict = near_sketch(a.sketch, b.sketch)
     assert verdict is None or verdict == near_text(a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=st.text(alphabet="北向资金净流入亿元港股午评半导体法案人民币离岸在岸0123456789.", min_size=1, max_size=400),
+       others=st.lists(st.tuples(st.integers(0, 400), st.text(alphabet="资金净流入港股0123456789", max_size=80)),
+                       max_size=6))
+def test_what_is_not_worth_comparing_near_sketch_rejects(base: str, others: list[tuple[int, str]]) -> None:
+    # The linker compares only the candidates worth_comparing keeps: near_sketch must say False of the rest.
+    a = StoryText.of(Article(article_id="0", url="u", body_text=base))
+    assert a is not None
+    candidates = [(str(i), t.sketch) for i, (cut, extra) in enumerate(others)
+                  if (t := StoryText.of(Article(article_id=str(i), url="u", body_text=base[:cut] + extra)))]
+    candidates.append(("self", a.sketch))  # the same text: near, always kept
+    kept = worth_comparing(a.sketch, candidates)
+    assert [key for key, _ in kept] == [key for key, _ in candidates if (key, _) in kept]  # in their order
+    assert ("self", a.sketch) in kept
+    for key, sketch in candidates:
+        if (key, sketch) not in kept:
+            assert near_sketch(a.sketch, sketch) is False, key
 
 
 def test_sketch_is_small() -> None:

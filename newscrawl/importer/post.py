@@ -28,6 +28,7 @@ from newscrawl.config import SITE_TZ
 from newscrawl.importer.markdown import render_markdown
 from newscrawl.items import Article, PostFile
 from newscrawl.parsers import parse_article
+from newscrawl.parsers.text import html_to_text
 
 # Jekyll's Document::DATE_FILENAME_MATCHER: a post file name.
 POST_NAME = re.compile(r"^(?P<date>\d{2,4}-\d{1,2}-\d{1,2})-(?P<slug>.+)(?P<ext>\.[^.]+)$")
@@ -44,6 +45,9 @@ _PAGE = ("<section>\n\n      <small>(GMT+8, Asia/Shanghai, CST) {date}</small>\n
          "{content}\n\n{tags}\n\n      </section>")
 _TAGS_LINE = "  <small>tags: <em>{tags}</em></small>"
 _LIQUID = re.compile(r"\{[{%]")
+# The share link line after the article's text (an empty one too), and a digest line's Markdown mark.
+_SHARE_LINE = re.compile(r"^<(?:https?://[^>\s]+)?>[ \t]*$", re.M)
+_DIGEST_MARK = re.compile(r"^> ", re.M)
 
 
 class NotAPost(ValueError):
@@ -94,7 +98,8 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     tags = _words(fields.get("tags", fields.get("tag")))
     url = urljoin(site_url if site_url.endswith("/") else site_url + "/", _url_path(categories, published_at, name))
     # kramdown reads CR LF line ends as LF.
-    html = render_markdown(content.replace("\r\n", "\n").replace("\r", "\n"))
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
+    html = render_markdown(content)
     page = _PAGE.format(
         date=published_at.strftime("%Y-%m-%d %H:%M:%S"), title=title, content=html,
         tags=_TAGS_LINE.format(tags="</em> - <em>".join(tags)) if tags else "",
@@ -105,6 +110,9 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     article.origin_status = "not_followed" if article.share_url else None
     if not YAML_HEADER.match(source):
         article.flags.append("no_front_matter")
+        # No crawl reaches its page (below): the archive holds the post's text as written, not kramdown's
+        # typography of its would-be front matter (curly quotes, a rule, an em dash for "---").
+        article.body_text = written_text(content) or article.body_text
     elif fields.get("layout") != "post":
         article.flags.append("no_layout")  # Jekyll published the bare content: no crawl could read its page
     if not categories:
@@ -113,6 +121,15 @@ def read_post(file_name: str, data: bytes, site_url: str, *, folder: str | None 
     if _LIQUID.search(content) and fields.get("render_with_liquid") is not False:
         article.flags.append("liquid_markup")  # Jekyll ran it as Liquid; the archive keeps it as written
     return article
+
+
+def written_text(content: str) -> str | None:
+    """The article's text as the post file writes it: the lines before its share link line (``<http…>``
+    or ``<>``), HTML tags and ``> `` digest marks left out, white space folded, one line per line."""
+    share = _SHARE_LINE.search(content)
+    article = _DIGEST_MARK.sub("", content[:share.start()] if share else content)
+    lines = (" ".join(line.split()) for line in html_to_text(article).splitlines()) if article.strip() else ()
+    return "\n".join(line for line in lines if line) or None
 
 
 def _front_matter(text: str) -> tuple[dict[str, object], str]:
@@ -185,4 +202,4 @@ def _url_path(categories: list[str], published_at: datetime, name: PostName) -> 
     return quote(path, safe=_PATH_SAFE)
 
 
-__all__ = ["NotAPost", "PostName", "post_name", "read_post"]
+__all__ = ["NotAPost", "PostName", "post_name", "read_post", "written_text"]

@@ -18,6 +18,10 @@ from newscrawl.storage import Archive, UpsertOutcome
 
 #: The dedupe's near-text threshold (NEWSCRAWL_NEAR_DUPLICATE_DISTANCE's default).
 NEAR_DUPLICATE_DISTANCE = 3
+#: Sketches (about a kilobyte each) the story linker keeps: an import meets posts in date order, so a
+#: post's neighbours (published within 12 hours) are among the last ones met; older ones are read from
+#: ``story_sketches`` if ever needed. Memory stays flat however long the history.
+SKETCH_CACHE_SIZE = 2048
 
 
 class Processor:
@@ -31,7 +35,7 @@ class Processor:
         self.counts: Counter[str] = Counter()
         # The crawl's story linking, without its "same article twice in one run" drop: an import meets
         # every version of a post, and the store tells an unchanged one apart.
-        self._stories = StoryLinker(archive, max_distance)
+        self._stories = StoryLinker(archive, max_distance, SKETCH_CACHE_SIZE)
 
     def process(self, article: Article, seen_at: datetime) -> UpsertOutcome | str:
         """``new``, ``updated`` or ``unchanged``; else the reason the crawl would have dropped it."""

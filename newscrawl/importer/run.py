@@ -2,15 +2,16 @@
 
 ``import_files`` takes folders and files; ``import_git`` a repository's history, commit by commit, each
 commit remembered in the archive once every post file it changed is stored, so an interrupted import
-resumes where it stopped and a later one reads only new commits. Every post is one transaction:
-nothing is half-imported. See docs/import.md.
+resumes where it stopped and a later one reads only new commits. Post files are stored in batches of
+``BATCH_FILES``, each one transaction with the commits it completes: nothing is half-imported. See
+docs/import.md.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,12 @@ from newscrawl.storage import Archive
 logger = logging.getLogger(__name__)
 #: Seconds between two progress lines.
 PROGRESS_EVERY_S = 2.0
+#: Post files stored in one transaction (``Archive.batch``): one commit for many posts instead of one
+#: each. On SQLite the batch holds the write lock while it is stored, about a second at most.
+BATCH_FILES = 200
+#: Blob ids of this run's latest stored post files remembered (about 200 bytes each, 1 MB): the site's
+#: rotation moves a post to old_post/ a few hundred posts later, well inside this bound.
+BLOB_MEMORY = 5_000
 
 
 @dataclass
@@ -107,39 +114,76 @@ class Importer:
         return self.report
 
     def _store_all(self, processor: Processor, versions: Iterator[PostVersion]) -> None:
+        batch: list[PostVersion | str] = []
         for version in versions:
-            self._store(processor, version)
+            batch.append(version)
+            if len(batch) >= BATCH_FILES:
+                self._store_batch(processor, batch)
+                batch = []
+        self._store_batch(processor, batch)
 
     def _store_history(self, processor: Processor, history: GitHistory) -> None:
         known = self.archive.seen_commits()
-        # A blob already stored in this run is the same post file again (a move to old_post/, a branch).
-        stored_blobs: set[str] = set()
+        # Blobs already stored in this run are the same post file again (a move to old_post/, a branch):
+        # the latest ones, by a bound on memory (one that was forgotten is stored again, unchanged).
+        stored_blobs: OrderedDict[str, None] = OrderedDict()
         self.report.commits_known = len(known)
+        batch: list[PostVersion | str] = []
+        files = 0
         with history.blobs() as blobs:
             for commit in history.commits(known):
                 if commit.commit in known:
                     continue
                 changes = [(path, blob) for path, blob in commit.changes if blob not in stored_blobs]
-                for (path, blob), data in zip(changes, blobs.read_many([blob for _, blob in changes]), strict=True):
+                data = blobs.read_many([blob for _, blob in changes])
+                for (path, blob), content in zip(changes, data, strict=True):
+                    if files >= BATCH_FILES:  # a commit of many files: stored over several batches
+                        self._store_batch(processor, batch)
+                        batch, files = [], 0
                     folder, _, file_name = path.rpartition("/")
-                    self._store(processor, PostVersion(path, file_name, folder, data, commit.commit, blob))
-                    stored_blobs.add(blob)
-                self.archive.add_seen_commits([commit.commit], processor.run_id)
-                self.report.commits += 1
+                    batch.append(PostVersion(path, file_name, folder, content, commit.commit, blob))
+                    files += 1
+                    stored_blobs[blob] = None
+                    if len(stored_blobs) > BLOB_MEMORY:
+                        stored_blobs.popitem(last=False)
+                # The commit is remembered in the transaction that stores its last post file.
+                batch.append(commit.commit)
+                if files >= BATCH_FILES:
+                    self._store_batch(processor, batch)
+                    batch, files = [], 0
+            self._store_batch(processor, batch)
 
-    def _store(self, processor: Processor, version: PostVersion) -> None:
-        self.report.files += 1
+    def _store_batch(self, processor: Processor, batch: list[PostVersion | str]) -> None:
+        """Post versions, and the commits they complete, stored in one transaction: all or none."""
+        if not batch:
+            return
+        outcomes: list[str] = []
+        commits = 0
+        with self.archive.batch():
+            for item in batch:
+                if isinstance(item, str):
+                    self.archive.add_seen_commits([item], processor.run_id)
+                    commits += 1
+                else:
+                    outcomes.append(self._store(processor, item))
+        # Counted once stored: an interrupted batch is not in the archive, nor in the summary.
+        self.report.files += len(outcomes)
+        self.report.commits += commits
+        for outcome in outcomes:
+            self.report.count(outcome)
+        if self.on_progress is not None and time.monotonic() >= self._next_progress:
+            self._next_progress = time.monotonic() + PROGRESS_EVERY_S
+            self.on_progress(self.report)
+
+    def _store(self, processor: Processor, version: PostVersion) -> str:
+        """The outcome of one post version: ``new``, ``updated``, ``unchanged`` or why it was skipped."""
         try:
             article = read_post(version.file_name, version.data, self.site_url, folder=version.folder,
                                 commit=version.commit)
         except NotAPost as error:
-            self.report.count(error.reason)
             logger.warning("skipped %s: %s", version.path, error)
-        else:
-            outcome = processor.process(article, datetime.now(UTC))
-            self.report.count(outcome)
-            if outcome not in ("new", "updated", "unchanged"):
-                logger.warning("skipped %s: %s (as the crawl drops such a page)", version.path, outcome)
-        if self.on_progress is not None and time.monotonic() >= self._next_progress:
-            self._next_progress = time.monotonic() + PROGRESS_EVERY_S
-            self.on_progress(self.report)
+            return error.reason
+        outcome = processor.process(article, datetime.now(UTC))
+        if outcome not in ("new", "updated", "unchanged"):
+            logger.warning("skipped %s: %s (as the crawl drops such a page)", version.path, outcome)
+        return outcome

@@ -148,7 +148,8 @@ def _split_article_part(article: Article, part: str) -> None:
         article.info_code = SitePolicy.info_code(article.share_url)
         part = share[1]
     elif _last_paragraph(part, xpaths.EMPTY_SHARE_PARAGRAPH):
-        # The post file has an empty link line "<>": kept in body_html so the page renders the same.
+        # The post file has an empty link line "<>", a share link left empty: kept in body_html so the page
+        # renders the same; the article's text ends before it (article_text).
         article.flags.append("empty_share_link")
     else:
         article.flags.append("no_share_link")
@@ -162,13 +163,23 @@ def _split_article_part(article: Article, part: str) -> None:
     if not body_html:
         article.flags.append("empty_body")
         return
-    article.body_text = html_to_text(body_html) or None
+    article.body_text = article_text(body_html)
     summary = xpaths.SUMMARY_PARAGRAPH.search(body_html) or xpaths.SUMMARY_BLOCKQUOTE.search(body_html)
     if summary is not None:
         article.summary = inner_text(summary.group("summary")) or None
     source = xpaths.SOURCE.search(body_html)
     if source is not None:
         article.source = source.group("source").strip() or None
+
+
+def article_text(body_html: str) -> str | None:
+    """The article's text: ``body_html``'s text up to an empty share link paragraph (``<>``) that ends it.
+
+    The post's ``<>`` line is the share link the site's generator left empty, not the article's words.
+    Migration 0012 applies the same function to the articles archived before it.
+    """
+    empty_share = _last_paragraph(body_html, xpaths.EMPTY_SHARE_PARAGRAPH)
+    return html_to_text(empty_share[1] if empty_share is not None else body_html) or None
 
 
 def _is_autolink(href: str, text: str) -> bool:

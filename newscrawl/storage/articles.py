@@ -99,11 +99,11 @@ class ArticleStore(ArchiveBase):
         if post is None:
             raise ValueError(f"article {article.article_id} was not read from a post file")
         seen_at = to_site_time(seen_at)
-        with self._engine.begin() as connection:
+        with self._write() as connection:
             _lock_articles(connection, [article.article_id])
             outcome = _store(connection, article, seen_at, run_id)
-            # What the row holds now (an unchanged article keeps the hash it had).
-            stored_hash = connection.execute(
+            # What the row holds now (an unchanged article keeps the hash it had; a new one is the article).
+            stored_hash = article.content_hash if outcome == "new" and article.content_hash else connection.execute(
                 select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
             ).scalar_one()
             values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,

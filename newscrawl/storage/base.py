@@ -20,6 +20,8 @@ class ArchiveBase:
         self._engine = engine
         # The read transaction of an open ``reading()`` block, which every read inside it shares.
         self._reading: Connection | None = None
+        # The write transaction of an open ``batch()`` block, which the import's reads and writes share.
+        self._batch: Connection | None = None
 
     @property
     def engine(self) -> Engine:
@@ -48,6 +50,33 @@ class ArchiveBase:
                 yield
             finally:
                 self._reading = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the import's writes (``upsert_imported``, ``rename_story``, ``add_seen_commits``) and every
+        read inside this block in one write transaction: all of them are stored, or none.
+
+        For ``newscrawl import``, which stores thousands of posts: one BEGIN and COMMIT (on SQLite one
+        fsync) for many posts instead of one each; the reads see the block's own writes. On SQLite the
+        block holds the write lock until it ends: keep it short (a few hundred posts).
+        """
+        if self._batch is not None or self._reading is not None:
+            raise RuntimeError("a batch cannot be nested in a batch or a reading block")
+        with self._engine.begin() as connection:
+            self._batch = self._reading = connection
+            try:
+                yield
+            finally:
+                self._batch = self._reading = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: the open ``batch()``'s, else one of its own."""
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self._engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -157,7 +157,7 @@ class RunLog(ArchiveBase):
         """Remember that every post file of ``commits`` is archived."""
         rows = [{"commit_id": commit, "run_id": run_id, "imported_at": now()} for commit in commits]
         if rows:
-            with self._engine.begin() as connection:
+            with self._write() as connection:
                 connection.execute(upsert_statement(connection.dialect.name, IMPORT_COMMITS, ("commit_id", "run_id",
                                    "imported_at"), ("commit_id",), ("run_id", "imported_at")), rows)
 

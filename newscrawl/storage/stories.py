@@ -44,7 +44,7 @@ class StoryQueries(ArchiveBase):
         The members are the articles whose ``story_id`` is ``story_id``, and the article ``story_id`` itself
         when it has no story id yet (a post is its own story until a twin turns up).
         """
-        with self._engine.begin() as connection:
+        with self._write() as connection:
             result = connection.execute(
                 update(ARTICLES)
                 .where(or_(ARTICLES.c.story_id == story_id,
