@@ -21,7 +21,7 @@ Each reason is one line: what, the share before and now, and two example URLs.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -172,20 +172,6 @@ def drop_reasons(evidence: Evidence, thresholds: Thresholds) -> list[Reason]:
         return []
     return [Reason("drops", "validation", dropped / total, None, thresholds.drop_share, total,
                    tuple(evidence.drop_examples[:2]))]
-
-
-def assess(evidence: Evidence, history: Sequence[Coverage], thresholds: Thresholds) -> list[Reason]:
-    """Every reason the run is degraded; empty when it is not."""
-    return [*field_reasons(evidence.coverage, history, thresholds),
-            *origin_reasons(evidence.coverage, history, thresholds),
-            *stale_reasons(evidence, thresholds),
-            *drop_reasons(evidence, thresholds)]
-
-
-def history_from_runs(runs: Sequence[Mapping[str, object]]) -> list[Coverage]:
-    """The coverage of earlier ok runs, newest first, from ``crawl_runs`` rows (``outcome``, ``coverage``)."""
-    return [Coverage.from_json(run.get("coverage"))  # type: ignore[arg-type]
-            for run in runs if run.get("outcome") == "ok"]
 
 
 @dataclass(frozen=True)

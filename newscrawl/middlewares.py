@@ -33,6 +33,7 @@ from scrapy.statscollectors import StatsCollector
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
+from newscrawl.components import CountingComponent
 from newscrawl.encoding import decide_encoding, declared_encoding
 from newscrawl.parsers import looks_like_text
 from newscrawl.urls import SitePolicy, browser_url
@@ -186,7 +187,7 @@ def _follows_redirects(request: Request, response: Response) -> bool:
                 or response.status in request.meta.get("handle_httpstatus_list", ()))
 
 
-class DeclaredEncodingMiddleware:
+class DeclaredEncodingMiddleware(CountingComponent):
     """Read a page in the encoding it is really in: ``newscrawl.encoding.decide_encoding``'s choice.
 
     Scrapy (w3lib's ``html_to_unicode``) takes the encoding from a byte-order mark, then the Content-Type
@@ -196,14 +197,6 @@ class DeclaredEncodingMiddleware:
     be decoded in gives way the same way. Counted in ``newscrawl/encoding/<decision>``; a low-confidence
     guess sets the request's ``newscrawl_encoding_guessed`` meta key, which flags the article.
     """
-
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> DeclaredEncodingMiddleware:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if not isinstance(response, TextResponse) or not looks_like_text(response.body[:5000]):

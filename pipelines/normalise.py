@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.crawler import Crawler
-from scrapy.statscollectors import StatsCollector
-
+from newscrawl.components import CountingComponent
 from newscrawl.items import Article
 from newscrawl.processing import normalise
 
 
-class NormalisePipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
+class NormalisePipeline(CountingComponent):
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
             normalise(item)

@@ -14,25 +14,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from scrapy.statscollectors import StatsCollector
 
+from newscrawl.components import CountingComponent
 from newscrawl.items import Article
 from newscrawl.processing import notable_flags, problem
 
 logger = logging.getLogger(__name__)
 
 
-class ValidatePipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
+class ValidatePipeline(CountingComponent):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item

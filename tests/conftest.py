@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,12 @@ def _drop_pg_database(base_url: str, name: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty archive database, once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+@contextmanager
+def archive_url(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty archive database on ``backend`` (one of ``BACKENDS``): a SQLite file in
+    ``folder``, or a fresh PostgreSQL database, dropped afterwards (the test is skipped without one)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'archive.sqlite3'}"
         return
     if not PG_URL:
         pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
@@ -57,6 +59,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         _drop_pg_database(PG_URL, name)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty archive database, once per backend."""
+    with archive_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

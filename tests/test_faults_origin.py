@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS, PG_URL, _drop_pg_database, _fresh_pg_database
+from conftest import BACKENDS, archive_url
 from faults import (
     DEMO_IDS,
     ORIGIN_HOST,
@@ -54,14 +54,7 @@ class OriginRuns:
 def origin_runs(request: pytest.FixtureRequest) -> Iterator[OriginRuns]:
     """Two crawls on one archive: the origin misbehaving, then mended (shared by the tests below)."""
     workdir = Path(tempfile.mkdtemp(prefix="faults-origin-"))
-    pg_name = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{workdir / 'archive.sqlite3'}"
-    else:
-        if not PG_URL:
-            pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
-        db_url, pg_name = _fresh_pg_database(PG_URL)
-    try:
+    with archive_url(request.param, workdir) as db_url:
         with FaultServer() as server:
             for code in ("ORIGEMPT", "ORIGRST1"):
                 server.add_page(article_path(code), article_page(f"源站故障{code}", "<p>镜像正文。</p>",
@@ -83,9 +76,6 @@ def origin_runs(request: pytest.FixtureRequest) -> Iterator[OriginRuns]:
             second = crawl(server, db_url, workdir)
             second_run = server.requests()[first_requests:]
         yield OriginRuns(db_url, first, after_first, len(reset.fired), second, second_run)
-    finally:
-        if pg_name and PG_URL:
-            _drop_pg_database(PG_URL, pg_name)
 
 
 def test_origin_faults_keep_the_mirror_text_and_say_why(origin_runs: OriginRuns) -> None:

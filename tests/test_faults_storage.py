@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS, PG_URL, _drop_pg_database, _fresh_pg_database
+from conftest import BACKENDS, archive_url
 from crawling import query
 from faults import (
     CrawlResult,
@@ -71,14 +71,7 @@ def _page(article_id: str, line: str, metadata: str | None) -> bytes:
 @pytest.fixture(scope="module", params=BACKENDS)
 def storage_run(request: pytest.FixtureRequest) -> Iterator[StorageRun]:
     workdir = Path(tempfile.mkdtemp(prefix="faults-storage-"))
-    pg_name = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{workdir / 'archive.sqlite3'}"
-    else:
-        if not PG_URL:
-            pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
-        db_url, pg_name = _fresh_pg_database(PG_URL)
-    try:
+    with archive_url(request.param, workdir) as db_url:
         with FaultServer() as server:
             for code, text in (("SURR0001", SURROGATE_TEXT), ("NULTEXT1", NUL_TEXT)):
                 server.add_page(article_path(code), article_page(f"源站文本{code}", "<p>镜像正文。</p>",
@@ -92,9 +85,6 @@ def storage_run(request: pytest.FixtureRequest) -> Iterator[StorageRun]:
             db_url, "SELECT article_id, origin_html, published_at, exact_values, flags FROM articles")}
         posts = {p.name.split("-", 3)[3][:-3] for p in (workdir / "posts").glob("*.md")}
         yield StorageRun(request.param, db_url, result, archived(db_url), raw, posts)
-    finally:
-        if pg_name:
-            _drop_pg_database(PG_URL or "", pg_name)
 
 
 def _flags(raw: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from test_parsers import fixture_article
 
 from newscrawl import jekyll
 from newscrawl.items import Article
@@ -28,7 +29,6 @@ from newscrawl.jekyll import (
     render,
     render_post,
 )
-from newscrawl.parsers import parse_article, parse_origin_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SITE_TEMPLATE = FIXTURES / "jekyll_site"
@@ -40,16 +40,6 @@ PAGE_CASES = sorted(p.parent.name for p in FIXTURES.glob("*/page.html")
 needs_jekyll = pytest.mark.skipif(shutil.which("jekyll") is None, reason="the jekyll program is not installed")
 # Printable text without lone surrogates (which no UTF-8 file can hold).
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
-
-
-def fixture_article(case: str) -> Article:
-    folder = FIXTURES / case
-    article = parse_article((folder / "page.html").read_text(encoding="utf-8"),
-                            (folder / "url.txt").read_text(encoding="utf-8").strip())
-    if (folder / "origin.json").is_file():
-        answer = parse_origin_text((folder / "origin.json").read_bytes())
-        article.origin_html, article.origin_status = answer.html, answer.status
-    return article
 
 
 def make_article(**fields: object) -> Article:

@@ -19,15 +19,23 @@ from drift_site import Post, build_site, posts, render_post, serve, with_theme
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
+from newscrawl import health
 from newscrawl.cli import main
 from newscrawl.coverage import FALLBACK, MISSING, PRIMARY, Coverage, field_sources
-from newscrawl.health import Evidence, Reason, RunRecord, Thresholds, assess, check
+from newscrawl.health import Evidence, Reason, RunRecord, Thresholds, check
 from newscrawl.parsers import parse_article
 from newscrawl.storage import Archive
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TESTS = Path(__file__).resolve().parent
 URLS = [f"http://finews.withounder.com/a/2022/03/01/{n}.html" for n in range(4)]
+
+
+def assess(evidence: Evidence, history: list[Coverage], thresholds: Thresholds) -> list[Reason]:
+    """Every reason the rules give, in the monitors' order (newscrawl.monitors runs each as a monitor)."""
+    return [*health.field_reasons(evidence.coverage, history, thresholds),
+            *health.origin_reasons(evidence.coverage, history, thresholds),
+            *health.stale_reasons(evidence, thresholds), *health.drop_reasons(evidence, thresholds)]
 
 
 def parsed(post: Post) -> Any:

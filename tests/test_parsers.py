@@ -25,14 +25,20 @@ FIELDS = ("article_id", "url", "title", "published_at", "category", "tags", "pub
           "share_url", "info_code", "footer_md", "body_text", "body_html", "flags")
 
 
-def load_case(case: str) -> tuple[Article, dict[str, Any]]:
+def fixture_article(case: str) -> Article:
+    """The article of a fixture case: its page parsed, with its origin answer when it has one."""
     folder = FIXTURES / case
     article = parse_article((folder / "page.html").read_text(encoding="utf-8"),
                             (folder / "url.txt").read_text(encoding="utf-8").strip())
     if (folder / "origin.json").is_file():
         answer = parse_origin_text((folder / "origin.json").read_bytes())
         article.origin_html, article.origin_status = answer.html, answer.status
-    return article, json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    return article
+
+
+def load_case(case: str) -> tuple[Article, dict[str, Any]]:
+    expected = json.loads((FIXTURES / case / "expected.json").read_text(encoding="utf-8"))
+    return fixture_article(case), expected
 
 
 def test_fixture_cases_are_there() -> None:

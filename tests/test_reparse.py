@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PG_URL, REPLICA, _drop_pg_database, _fresh_pg_database, requires_replica
+from conftest import REPLICA, archive_url, requires_replica
 from crawling import DEMO, DEMO_IDS, crawl, demo_server, query
 
 from newscrawl import reparse as reparse_module
@@ -48,15 +48,8 @@ def reparse(db_url: str, warc_dir: Path, env: dict[str, str] | None = None) -> s
 @pytest.fixture
 def second_db(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A second empty archive on the same backend as ``db_url``."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-        return
-    assert PG_URL is not None
-    url, name = _fresh_pg_database(PG_URL)
-    try:
+    with archive_url("sqlite" if db_url.startswith("sqlite") else "postgres", tmp_path / "rebuilt") as url:
         yield url
-    finally:
-        _drop_pg_database(PG_URL, name)
 
 
 def assert_same_archive(crawled: str, rebuilt: str) -> None:

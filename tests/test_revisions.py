@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS, PG_URL, REPLICA, _drop_pg_database, _fresh_pg_database, requires_replica
+from conftest import BACKENDS, REPLICA, archive_url, requires_replica
 from crawling import DEMO_IDS, demo_server, query
 from crawling import crawl as demo_crawl
 from faults import FaultServer, article_page, article_path, crawl, json_answer
@@ -104,24 +104,13 @@ def _serve(server: FaultServer, posts: dict[str, Post]) -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def crawls(request: pytest.FixtureRequest) -> Iterator[TwoCrawls]:
     workdir = Path(tempfile.mkdtemp(prefix="revisions-"))
-    name = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{workdir / 'archive.sqlite3'}"
-    else:
-        if not PG_URL:
-            pytest.skip("NEWSCRAWL_TEST_PG_URL is not set (CI sets it; see .ci/run)")
-        db_url, name = _fresh_pg_database(PG_URL)
-    try:
+    with archive_url(request.param, workdir) as db_url:
         with FaultServer() as server:
             _serve(server, {**{i: before for i, (_, before, _) in CASES.items()}, WHITESPACE_ID: BASE})
             first = crawl(server, db_url, workdir)
             _serve(server, {**{i: after for i, (_, _, after) in CASES.items()}, WHITESPACE_ID: REFLOWED})
             second = crawl(server, db_url, workdir, "--full")
         yield TwoCrawls(db_url, first, second)
-    finally:
-        if name is not None:
-            assert PG_URL is not None
-            _drop_pg_database(PG_URL, name)
 
 
 def test_both_crawls_count_what_changed(crawls: TwoCrawls) -> None:

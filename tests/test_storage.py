@@ -538,7 +538,7 @@ def test_schema_created_by_another_process_between_the_checks_is_accepted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Two workers opening one new archive at once: the first read of the revision finds none, the other
     # worker commits its schema, and the emptiness check then finds tables. Seen on PostgreSQL in CI.
-    import newscrawl.storage.archive as archive_module
+    import newscrawl.storage.migrate as migrate_module
 
     url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
     upgrade_database(url)
@@ -548,7 +548,7 @@ def test_schema_created_by_another_process_between_the_checks_is_accepted(
         reads.append(None if not reads else current_revision(url))
         return reads[-1]
 
-    monkeypatch.setattr(archive_module, "current_revision", revision_read_before_the_commit)
+    monkeypatch.setattr(migrate_module, "current_revision", revision_read_before_the_commit)
     with Archive.open(url) as archive:
         assert archive.count_articles() == 0
     assert reads == [None, head_revision()]
@@ -561,7 +561,7 @@ def test_opening_waits_while_another_process_holds_the_new_archive_locked(
     import newscrawl.storage.archive as archive_module
 
     url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
-    real_check = Archive._check_schema
+    real_check = archive_module.check_schema
     attempts: list[int] = []
 
     def locked_at_first(*args: object) -> None:
@@ -570,7 +570,7 @@ def test_opening_waits_while_another_process_holds_the_new_archive_locked(
             raise OperationalError("PRAGMA journal_mode=WAL", {}, sqlite3.OperationalError("database is locked"))
         real_check(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(archive_module.Archive, "_check_schema", staticmethod(locked_at_first))
+    monkeypatch.setattr(archive_module, "check_schema", locked_at_first)
     monkeypatch.setattr(archive_module, "OPEN_LOCKED_WAIT_S", -1.0)
     with pytest.raises(OperationalError, match="database is locked"):  # waited long enough: the error
         Archive.open(url)

@@ -10,28 +10,16 @@ any instant leaves either all of a write or none of it (``articles`` says how tw
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime
 
-from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
 from newscrawl.logredact import redact
 from newscrawl.storage import search as search_module
 from newscrawl.storage.engine import create_archive_engine, missing_database
-from newscrawl.storage.migrate import (
-    ArchiveError,
-    ArchiveMissing,
-    SchemaOutOfDate,
-    SchemaTooNew,
-    current_revision,
-    head_revision,
-    is_empty,
-    known_revisions,
-    upgrade_database,
-)
+from newscrawl.storage.migrate import ArchiveMissing, check_schema
 from newscrawl.storage.pages import PageStore
 from newscrawl.storage.search import SearchHit
 from newscrawl.storage.statistics import Statistics
@@ -39,8 +27,6 @@ from newscrawl.storage.stories import StoryQueries
 
 #: How long opening an archive waits for another process that holds a new SQLite file's lock.
 OPEN_LOCKED_WAIT_S = 30.0
-
-logger = logging.getLogger(__name__)
 
 
 class Archive(Statistics, StoryQueries, PageStore):
@@ -61,10 +47,11 @@ class Archive(Statistics, StoryQueries, PageStore):
             if missing is not None:
                 raise ArchiveMissing(missing)
         engine = create_archive_engine(db_url, create=not must_exist)
+        where = redact(make_url(db_url).render_as_string(hide_password=False))
         deadline = time.monotonic() + OPEN_LOCKED_WAIT_S
         while True:
             try:
-                cls._check_schema(engine, make_url(db_url), upgrade)
+                check_schema(engine, where, upgrade)
                 return cls(engine)
             except OperationalError as error:
                 # Another process opening the same new SQLite archive (a second worker started at the
@@ -76,41 +63,6 @@ class Archive(Statistics, StoryQueries, PageStore):
             except BaseException:
                 engine.dispose()
                 raise
-
-    @staticmethod
-    def _check_schema(engine: Engine, url: URL, upgrade: bool) -> None:
-        where = redact(url.render_as_string(hide_password=False))
-        head = head_revision()
-        current = current_revision(engine)
-        if current is None and not is_empty(engine):
-            # Tables but no revision: not a newscrawl archive, or another process (a second worker
-            # started at the same moment) created the schema between the two reads. Its tables and its
-            # revision are committed together, so the revision read again tells which.
-            current = current_revision(engine)
-            if current is None:
-                raise ArchiveError(
-                    f"{where} has tables but no newscrawl schema revision: not a newscrawl archive"
-                )
-        if current == head:
-            return
-        if current is None:
-            if not upgrade:
-                raise SchemaOutOfDate(
-                    f"{where} holds no archive: if the URL is right and the archive is new, create it with "
-                    "`newscrawl db upgrade` (or its first crawl); if not, check the URL for a typo"
-                )
-            logger.info("creating the archive schema in %s (revision %s)", where, head)
-            upgrade_database(engine)
-            return
-        if current in known_revisions():
-            raise SchemaOutOfDate(
-                f"the archive {where} is at schema revision {current}, this newscrawl needs {head}: "
-                "run `newscrawl db upgrade`"
-            )
-        raise SchemaTooNew(
-            f"the archive {where} is at schema revision {current}, which this newscrawl does not know: "
-            "it was written by a newer version"
-        )
 
     def close(self) -> None:
         """Release the connections; the object cannot be used afterwards."""

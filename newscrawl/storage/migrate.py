@@ -8,6 +8,7 @@ lock on PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite): the second
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 # does, reads one row, and the head revision from the scripts' own text (Alembic and its tree cost ~85 ms of
 # CPU a start, a sixth of `newscrawl stats`).
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+logger = logging.getLogger(__name__)
+
 #: Alembic's bookkeeping table: one row, the database's revision.
 VERSION_TABLE = "alembic_version"
 #: First key of every advisory lock newscrawl takes on PostgreSQL ("nc"); the second names what is locked.
@@ -119,6 +122,45 @@ def is_empty(db: str | URL | Engine) -> bool:
     finally:
         if owned:
             engine.dispose()
+
+
+def check_schema(engine: Engine, where: str, upgrade: bool) -> None:
+    """Check that the database of ``engine`` (named ``where`` in messages) is at this code's head revision.
+
+    An empty database is created at head when ``upgrade`` is true; any other revision raises
+    ``SchemaOutOfDate`` (older: run ``newscrawl db upgrade``), ``SchemaTooNew`` or ``ArchiveError``.
+    """
+    head = head_revision()
+    current = current_revision(engine)
+    if current is None and not is_empty(engine):
+        # Tables but no revision: not a newscrawl archive, or another process (a second worker
+        # started at the same moment) created the schema between the two reads. Its tables and its
+        # revision are committed together, so the revision read again tells which.
+        current = current_revision(engine)
+        if current is None:
+            raise ArchiveError(
+                f"{where} has tables but no newscrawl schema revision: not a newscrawl archive"
+            )
+    if current == head:
+        return
+    if current is None:
+        if not upgrade:
+            raise SchemaOutOfDate(
+                f"{where} holds no archive: if the URL is right and the archive is new, create it with "
+                "`newscrawl db upgrade` (or its first crawl); if not, check the URL for a typo"
+            )
+        logger.info("creating the archive schema in %s (revision %s)", where, head)
+        upgrade_database(engine)
+        return
+    if current in known_revisions():
+        raise SchemaOutOfDate(
+            f"the archive {where} is at schema revision {current}, this newscrawl needs {head}: "
+            "run `newscrawl db upgrade`"
+        )
+    raise SchemaTooNew(
+        f"the archive {where} is at schema revision {current}, which this newscrawl does not know: "
+        "it was written by a newer version"
+    )
 
 
 def upgrade_database(db: str | URL | Engine, revision: str = "head") -> tuple[str | None, str | None]:

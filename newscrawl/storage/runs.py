@@ -124,17 +124,16 @@ class RunLog(ArchiveBase):
 
     def runs(self, limit: int = 10) -> list[CrawlRun]:
         """The latest crawl runs, newest first."""
-        with self._read() as connection:
-            rows = connection.execute(
-                select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
-            ).mappings().all()
-        return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
+        return self._latest_runs(limit)
 
     def finished_runs(self, limit: int = 10, outcomes: Sequence[str] = ("ok", "degraded")) -> list[CrawlRun]:
         """The latest finished runs whose outcome is one of ``outcomes``, newest first."""
+        return self._latest_runs(limit, RUNS.c.outcome.in_(list(outcomes)), RUNS.c.finished_at.is_not(None))
+
+    def _latest_runs(self, limit: int, *conditions: Any) -> list[CrawlRun]:
         with self._read() as connection:
             rows = connection.execute(
-                select(RUNS).where(RUNS.c.outcome.in_(list(outcomes)), RUNS.c.finished_at.is_not(None))
+                select(RUNS).where(*conditions)
                 .order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(limit)
             ).mappings().all()
         return [CrawlRun(**{name: row[name] for name in CrawlRun.__dataclass_fields__}) for row in rows]
