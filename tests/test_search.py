@@ -324,7 +324,7 @@ def test_same_results_on_both_backends(tmp_path: Path) -> None:
 def test_newest_matches_across_periods_and_gaps(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Articles in three runs years apart, over many of PostgreSQL's periods (docs/search.md): with spans
     of two documents, counted up to six and at most four lexemes a look-up, every query still finds the
-    newest RANKED matches that the definition names, on both backends."""
+    newest RANKED matches that the definition names, on both backends (three documents walked first)."""
     texts = ["南召县政务服务中心", "市场快讯", "政务与服务市场", "南召", "公司市场政务服务"]
     starts = [datetime(2019, 1, 1, 9, tzinfo=CST), datetime(2021, 6, 1, 9, tzinfo=CST),
               datetime(2023, 3, 1, 9, tzinfo=CST)]
@@ -333,6 +333,7 @@ def test_newest_matches_across_periods_and_gaps(db_url: str, monkeypatch: pytest
                 for run, start in enumerate(starts) for i in range(15)]
     monkeypatch.setattr(search_module, "RANKED", 5)
     monkeypatch.setattr(search_module, "FIRST_BATCH", 5)
+    monkeypatch.setattr(search_module, "WALK", 3)
     monkeypatch.setattr(search_module, "FIRST_SPAN", 2)
     monkeypatch.setattr(search_module, "COUNTED_SPAN", 6)
     monkeypatch.setattr(search_module, "MAX_LEXEMES", 4)

@@ -60,6 +60,8 @@ MAX_LEXEMES = 1024
 #: PostgreSQL: the documents of the first span of periods looked up, and the most counted in the doc_id
 #: index to make a span (beyond, a span's periods are estimated from the last count's).
 FIRST_SPAN, COUNTED_SPAN = 4096, 16384
+#: PostgreSQL: the newest documents checked one by one before any span is looked up.
+WALK = 256
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,12 @@ _NTH_NEWEST = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low A
                    "ORDER BY doc_id DESC OFFSET :n LIMIT 1")
 
 
+# The newest documents, each checked against the tsquery of their periods, until a batch matches.
+_WALK = text(f"SELECT doc_id FROM (SELECT doc_id, bigrams FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low "
+             "AND doc_id < :high ORDER BY doc_id DESC LIMIT :walk) AS newest "
+             "WHERE bigrams @@ CAST(:match AS tsquery) ORDER BY doc_id DESC LIMIT :batch")
+
+
 def _period_candidates(connection: Connection, tokens: Sequence[str], low: int, high: int,
                        next_batch: Callable[[], int]) -> Iterator[list[int]]:
     """PostgreSQL: the same batches as ``_candidates``, looked up a span of periods at a time, newest
@@ -234,6 +242,22 @@ def _period_candidates(connection: Connection, tokens: Sequence[str], low: int, 
     widest = max(1, MAX_LEXEMES // len(tokens))
     n, per_period, size = FIRST_SPAN, 1.0, FIRST_BATCH
     batch: list[int] = []
+    # First the newest WALK documents one by one, newest first: a common term (in 82% of the articles)
+    # fills the batch within them (2 ms), where a span's look-up reads all its thousands of matches.
+    newest = connection.execute(_NEWEST_BELOW, {"low": low, "high": high}).scalar()
+    nth = connection.execute(_NTH_NEWEST, {"low": low, "high": high, "n": WALK - 1}).scalar()
+    if newest is not None:
+        floor = low if nth is None else int(nth)
+        top, bottom = int(newest) >> PERIOD_SHIFT, floor >> PERIOD_SHIFT
+        if top - bottom < widest:
+            batch = [int(doc_id) for doc_id in connection.execute(_WALK, {
+                "match": _tsquery(tokens, range(top, bottom - 1, -1)), "low": floor, "high": int(newest) + 1,
+                "walk": WALK, "batch": size}).scalars()]
+            if len(batch) < size:
+                high = floor
+            else:
+                yield batch
+                batch, high, size = [], batch[-1], next_batch()
     while True:
         newest = connection.execute(_NEWEST_BELOW, {"low": low, "high": high}).scalar()
         if newest is None:
@@ -270,6 +294,8 @@ def indexed_documents(connection: Connection, tokens: Sequence[str]) -> int:
         return int(connection.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match"),
                                       {"match": match}).scalar_one())
     _plan_for_lookups(connection)
+    # Room for an exact bitmap of every document (else a lossy one rechecks each row's tsvector).
+    connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     oldest, newest = connection.execute(text(f"SELECT min(doc_id), max(doc_id) FROM {DOCUMENTS_TABLE}")).one()
     if oldest is None:
         return 0
