@@ -73,6 +73,8 @@ def _rewrite(lexemes: str) -> None:
             logger.info("search index: %d of %d documents rewritten (%.0f s)", done, total, now - started)
     op.execute("DROP TABLE search_documents")
     op.execute("ALTER TABLE search_documents_new RENAME TO search_documents")
+    # One statement each, without progress of their own: say what the next minutes are.
+    logger.info("search index: building its keys and GIN index (%.0f s)", time.monotonic() - started)
     for statement in _CONSTRAINTS:
         op.execute(statement)
     logger.info("search index rebuilt: %d documents in %.1f s", done, time.monotonic() - started)
