@@ -58,8 +58,9 @@ MARK_OPEN, MARK_CLOSE = "【", "】"
 #: over many periods (a rare term) is a few look-ups, not one tsquery of thousands of operands.
 MAX_LEXEMES = 1024
 #: PostgreSQL: the documents of the first span of periods looked up, and the most counted in the doc_id
-#: index to make a span (beyond, a span's periods are estimated from the last count's).
-FIRST_SPAN, COUNTED_SPAN = 4096, 16384
+#: index to make a span (beyond, a span's periods are estimated from the last count's: counting 16,384
+#: took 8-15 ms, more than the look-up it shaped).
+FIRST_SPAN, COUNTED_SPAN = 4096, 4096
 #: PostgreSQL: the newest documents checked one by one before any span is looked up.
 WALK = 256
 
@@ -220,7 +221,7 @@ _PERIOD_MATCHES = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE bigrams @@ C
                        "AND doc_id + 0 >= :low AND doc_id + 0 < :high ORDER BY doc_id + 0 DESC LIMIT :batch")
 _NEWEST_BELOW = text(f"SELECT max(doc_id) FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low AND doc_id < :high")
 # The periods of the n newest documents below :high, each with its oldest document and how many it holds,
-# from an index-only scan of the doc_id index (0.5 ms for 4,096 documents, 8 ms for 16,384): a look-up
+# from an index-only scan of the doc_id index (0.5 ms for 4,096 documents): a look-up
 # names only the periods that have documents.
 _NEWEST_PERIODS = text(f"SELECT doc_id >> {PERIOD_SHIFT} AS period, min(doc_id), count(*) FROM (SELECT doc_id "
                        f"FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low AND doc_id < :high ORDER BY doc_id DESC "
