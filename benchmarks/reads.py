@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from newscrawl.storage import Archive  # noqa: E402
-from newscrawl.storage.search import DOC_SEQUENCE_BITS, category_token, term_tokens  # noqa: E402
+from newscrawl.storage import Archive, search  # noqa: E402
+from newscrawl.storage.search_index import DOC_SEQUENCE_BITS, category_token, term_tokens  # noqa: E402
 from newscrawl.storage.sql import ARTICLES  # noqa: E402
 from newscrawl.storage.types import SITE_TZ  # noqa: E402
 
@@ -86,13 +86,7 @@ def indexed_documents(archive: Archive, tokens: list[str]) -> int:
     """How many search documents hold every token (the index's own count; for a two-character term, the
     number of matching articles)."""
     with archive.engine.connect() as connection:
-        if archive.dialect == "postgresql":
-            query = " & ".join("'" + t.replace("'", "''") + "'" for t in tokens)
-            statement = text("SELECT count(*) FROM search_documents WHERE bigrams @@ CAST(:q AS tsquery)")
-        else:
-            query = " AND ".join('"' + t.replace('"', '""') + '"' for t in tokens)
-            statement = text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q")
-        return int(connection.execute(statement, {"q": query}).scalar_one())
+        return search.indexed_documents(connection, tokens)
 
 
 def query_forms(archive: Archive) -> list[dict[str, Any]]:

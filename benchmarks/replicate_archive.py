@@ -7,7 +7,8 @@ with the same posts per day and the same term frequencies (the text repeats ever
 which changes no index look-up). Story sketches are not copied (reads do not use them). SQLite: the search
 index is rebuilt over every row with ``newscrawl.storage.search.rebuild_index`` (a contentless FTS5 table cannot be
 read back). PostgreSQL: a copy's search document is its original's with the ``doc_id`` moved by the same
-time (same tokens: same text, same category), copied in SQL, and the GIN index built again after. Reads
+time (same tokens: same text, same category; each lexeme's period prefix that of the new ``doc_id``),
+copied in SQL, and the GIN index built again after. Reads
 measured on it are labelled as such in docs/performance.md.
 
     cp /work/bench-e/100k.sqlite3 /work/bench-e/1m.sqlite3
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newscrawl.storage import Archive  # noqa: E402
-from newscrawl.storage.search import DOC_SEQUENCE_BITS, rebuild_index  # noqa: E402
+from newscrawl.storage.search import rebuild_index  # noqa: E402
+from newscrawl.storage.search_index import DOC_SEQUENCE_BITS, postgres_lexemes_sql  # noqa: E402
 
 #: The columns copied as they are (every column of ``articles`` but the ones rewritten below).
 REWRITTEN = ("article_id", "url", "published_at")
@@ -98,7 +100,8 @@ def replicate_postgres(url: str, copies: int) -> None:
                 f"SELECT article_id || '-{copy}', url || '-{copy}', published_at + interval '{days} days', "
                 f"{', '.join(kept)} FROM articles WHERE article_id NOT LIKE '%-%' RETURNING article_id) "
                 f"INSERT INTO search_documents (doc_id, article_id, bigrams) "
-                f"SELECT doc_id + {shift}, article_id || '-{copy}', bigrams FROM search_documents "
+                f"SELECT doc_id + {shift}, article_id || '-{copy}', "
+                f"{postgres_lexemes_sql(f'doc_id + {shift}', 'bigrams')} FROM search_documents "
                 "WHERE article_id NOT LIKE '%-%' AND doc_id >= :dated"), {"dated": 1 << DOC_SEQUENCE_BITS})
             count = connection.execute(text("SELECT count(*) FROM articles")).scalar_one()
             print(f"  copy {copy}: {count:,} articles ({time.perf_counter() - started:.0f} s)", flush=True)

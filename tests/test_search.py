@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from test_storage import CST, SEED_ID, SEED_TITLE, T0, emnews_article, sample_articles, seed_article
 
 from newscrawl.items import Article
-from newscrawl.storage import Archive
+from newscrawl.storage import Archive, head_revision, upgrade_database
 from newscrawl.storage import search as search_module
 from newscrawl.storage.search import MARK_CLOSE, MARK_OPEN, query_terms
 
@@ -244,6 +245,27 @@ def test_rebuild_gives_the_same_answers(mixed: Archive) -> None:
     assert [mixed.search(query) for query in queries] == before
 
 
+
+def test_index_of_0009_is_converted_by_0010(mixed: Archive, db_url: str) -> None:
+    """An archive indexed by 0009 (PostgreSQL: lexemes without their period, as 0010's downgrade leaves
+    them) answers as before once 0010 has rewritten its index."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from newscrawl.storage.migrate import alembic_config
+
+    queries = ["政务服务", "南召", "a股", "2.4576%", "债", "北向资金净流入", "hk"]
+    before = [mixed.search(query) for query in queries]
+    assert all(before[:6])
+    with mixed.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0009_bigram_search")
+        if mixed.dialect == "postgresql":
+            lexemes = connection.execute(text("SELECT article_id, tsvector_to_array(bigrams) FROM search_documents "
+                                              "WHERE article_id = :seed"), {"seed": SEED_ID}).one()[1]
+            assert "政务" in lexemes and "南召" in lexemes
+    assert upgrade_database(db_url) == ("0009_bigram_search", head_revision())
+    assert [mixed.search(query) for query in queries] == before
+
 # -- one query set on both backends, against the definition ------------------------------------------
 
 BOTH_QUERIES = ["市场", "公司", "人民币", "政务服务", "北向资金净流入", "人民币 汇率", "a股", "中国 市场 公司", "债",
@@ -298,6 +320,28 @@ def test_same_results_on_both_backends(tmp_path: Path) -> None:
     assert [(h.article_id, h.rank) for h in answers["sqlite"]["filtered"]] == _expected(filtered, "市场")
     assert answers["sqlite"]["filtered"]
 
+
+def test_newest_matches_across_periods_and_gaps(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Articles in three runs years apart, over many of PostgreSQL's periods (docs/search.md): with spans
+    of two documents, counted up to six and at most four lexemes a look-up, every query still finds the
+    newest RANKED matches that the definition names, on both backends (three documents walked first)."""
+    texts = ["南召县政务服务中心", "市场快讯", "政务与服务市场", "南召", "公司市场政务服务"]
+    starts = [datetime(2019, 1, 1, 9, tzinfo=CST), datetime(2021, 6, 1, 9, tzinfo=CST),
+              datetime(2023, 3, 1, 9, tzinfo=CST)]
+    articles = [replace(emnews_article(f"20211217220{run}{i:05d}", 17, f"第{run}{i}条", texts[(i + run) % 5]),
+                        published_at=start + timedelta(days=3 * i))
+                for run, start in enumerate(starts) for i in range(15)]
+    monkeypatch.setattr(search_module, "RANKED", 5)
+    monkeypatch.setattr(search_module, "FIRST_BATCH", 5)
+    monkeypatch.setattr(search_module, "WALK", 3)
+    monkeypatch.setattr(search_module, "FIRST_SPAN", 2)
+    monkeypatch.setattr(search_module, "COUNTED_SPAN", 6)
+    monkeypatch.setattr(search_module, "MAX_LEXEMES", 4)
+    with Archive.open(db_url) as archive:
+        archive.upsert_articles(articles, T0)
+        for query in ["南召", "政务服务", "市场 政务", "南召县政务", "服务中心", "不存在", "市场"]:
+            assert [(hit.article_id, hit.rank) for hit in archive.search(query)] == _expected(articles, query), query
+        assert len(archive.search("政务服务", until=datetime(2022, 1, 1, tzinfo=CST))) == 5
 
 def test_concurrent_writers_of_one_second(db_url: str) -> None:
     """Two writers storing articles published in the same second each get their own doc_id."""

@@ -1,28 +1,13 @@
 """Full-text search over the archive that works for Chinese text at any size (docs/search.md).
 
-Chinese is written without spaces, so word tokenizers see a whole clause as one token, and most Chinese
-words are two characters (南召, 市场), too short for a trigram index. Both backends therefore index the
-overlapping character **bigrams** of each article's title, summary and body text (Lucene's CJK analyzer does
-the same), and its single characters (so that a one-character term is one look-up too), in one document
-per article keyed by ``doc_id``:
-
-* SQLite: the contentless FTS5 table ``search_fts`` (``ascii`` tokenizer with every printable ASCII
-  character a token character, ``detail=none``: it stores which documents hold each bigram, nothing else),
-  written by newscrawl beside each article write (there is no SQL function to make bigrams in a trigger).
-* PostgreSQL: the ``tsvector`` column ``search_documents.bigrams`` (``array_to_tsvector``: the bigrams
-  verbatim, no parser) under a GIN index.
-
-``doc_id`` is the publication time in seconds shifted left by ``DOC_SEQUENCE_BITS``, plus a sequence
-number: the index's own order is newest first, so both backends can hand out the newest documents that
-hold a query's bigrams without sorting every match, and a date range is a ``doc_id`` range.
-
 A query is split at white space into terms; an article matches when every term occurs in its title,
 summary or body text as a substring (lower-cased). A term's bigrams (a one-character term: the
-character, which is indexed too) select candidates, newest first; each candidate is then checked for the
-terms themselves, which gives phrase semantics (``政务服务`` needs those four characters in order). The
-newest ``RANKED`` matches are ranked: 10 points per occurrence of a term in the title, 3 in the summary,
-1 in the body, ties to the newer article, then the smaller id. The checking and ranking are the same
-Python code on both backends, so SQLite and PostgreSQL return the same hits in the same order.
+character, which is indexed too; ``newscrawl.storage.search_index`` says what is indexed) select
+candidates, newest first; each candidate is then checked for the terms themselves, which gives phrase
+semantics (``政务服务`` needs those four characters in order). The newest ``RANKED`` matches are ranked: 10
+points per occurrence of a term in the title, 3 in the summary, 1 in the body, ties to the newer article,
+then the smaller id. The checking and ranking are the same Python code on both backends, so SQLite and
+PostgreSQL return the same hits in the same order.
 """
 
 from __future__ import annotations
@@ -30,24 +15,34 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
+from newscrawl.storage.search_index import (
+    DOC_SEQUENCE_BITS,
+    DOCUMENTS_TABLE,
+    FTS_TABLE,
+    PERIOD_SHIFT,
+    category_token,
+    doc_id_floor,
+    index_article,
+    period_prefix,
+    rebuild_index,
+    reindex_article,
+    term_tokens,
+)
 from newscrawl.storage.types import AwareDateTime
 
-#: An article's column values: a dict, or a row read from ``articles``.
-_Values = Mapping[str, Any] | RowMapping
+# What the archive calls: the index is kept in step by the same module that searches it.
+__all__ = ["RANKED", "SearchHit", "index_article", "query_terms", "rebuild_index", "reindex_article", "search",
+           "snippet"]
 
-FTS_TABLE = "search_fts"
-DOCUMENTS_TABLE = "search_documents"
-#: Low bits of ``doc_id`` that number the documents published in the same second.
-DOC_SEQUENCE_BITS = 20
 #: How many of the newest matching articles are ranked by relevance (see the module docstring): each is
 #: read and checked, so this bounds a query's cost however many articles match (docs/search.md).
 RANKED = 200
@@ -59,12 +54,15 @@ TITLE_WEIGHT, SUMMARY_WEIGHT, BODY_WEIGHT = 10, 3, 1
 SNIPPET_BEFORE, SNIPPET_AFTER = 24, 56
 #: Marks around a matched term in a snippet: CJK lenticular brackets read well inside Chinese text.
 MARK_OPEN, MARK_CLOSE = "【", "】"
-#: The FTS5 tokenizer: every character but white space and ASCII control characters is a token character
-#: (non-ASCII always is for ``ascii``; these are the printable ASCII ones that are not letters or digits),
-#: so each bigram newscrawl writes is one token, exactly as written.
-TOKEN_CHARACTERS = "!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\""
-#: Prefix of the token that stands for an article's category (its slug in hex: any slug is one token).
-CATEGORY_TOKEN = "category:"
+#: PostgreSQL: at most this many lexemes in one candidate query (periods times tokens), so that a query
+#: over many periods (a rare term) is a few look-ups, not one tsquery of thousands of operands.
+MAX_LEXEMES = 1024
+#: PostgreSQL: the documents of the first span of periods looked up, and the most counted in the doc_id
+#: index to make a span (beyond, a span's periods are estimated from the last count's: counting 16,384
+#: took 8-15 ms, more than the look-up it shaped).
+FIRST_SPAN, COUNTED_SPAN = 4096, 4096
+#: PostgreSQL: the newest documents checked one by one before any span is looked up.
+WALK = 256
 
 
 @dataclass(frozen=True)
@@ -90,176 +88,6 @@ def query_terms(query: str) -> list[str]:
     return terms
 
 
-# -- what is indexed ----------------------------------------------------------------------------------
-
-
-#: What separates runs of characters: white space (str.isspace; the highest is U+3000), and the ASCII
-#: control characters, which FTS5's ascii tokenizer splits at.
-_SEPARATORS = re.compile(
-    "[" + "".join(re.escape(chr(code)) for code in range(0x3001) if chr(code).isspace() or code < 32 or code == 127)
-    + "]+"
-)
-
-
-def _chunks(value: str) -> list[str]:
-    return [chunk for chunk in _SEPARATORS.split(value) if chunk]
-
-
-def document_tokens(*texts: str | None, category: str | None = None) -> list[str]:
-    """The tokens of an article's index document, sorted: every character and every bigram of the
-    lower-cased texts (white space aside), and the category's token."""
-    tokens: set[str] = set()
-    for value in texts:
-        if not value:
-            continue
-        for chunk in _chunks(value.lower()):
-            tokens.update(chunk)
-            tokens.update(map(str.__add__, chunk, chunk[1:]))
-    if category is not None:
-        tokens.add(category_token(category))
-    return sorted(tokens)
-
-
-def category_token(category: str) -> str:
-    return CATEGORY_TOKEN + category.encode("utf-8").hex()
-
-
-def term_tokens(term: str) -> list[str]:
-    """The tokens a document must hold to contain ``term``: its bigrams, and for a run of one character
-    between separators, that character."""
-    tokens: list[str] = []
-    for chunk in _chunks(term.lower()):
-        for token in [chunk] if len(chunk) == 1 else map(str.__add__, chunk, chunk[1:]):
-            if token not in tokens:
-                tokens.append(token)
-    return tokens
-
-
-def doc_id_floor(published_at: datetime | None) -> int:
-    """The smallest ``doc_id`` of a document published at ``published_at`` (undated: 0)."""
-    if published_at is None:
-        return 0
-    return max(0, int(published_at.timestamp())) << DOC_SEQUENCE_BITS
-
-
-# -- keeping the index in step ------------------------------------------------------------------------
-
-
-def index_article(connection: Connection, values: _Values) -> None:
-    """Add the document of the article whose column values are ``values`` (it has none yet)."""
-    floor = doc_id_floor(values.get("published_at"))
-    tokens = _tokens_of(values)
-    postgres = connection.dialect.name == "postgresql"
-    parameters = {"floor": floor, "ceiling": floor + (1 << DOC_SEQUENCE_BITS), "article_id": values["article_id"],
-                  "tokens": tokens if postgres else ""}
-    # The next number of the publication second, in the insert itself. Two PostgreSQL writers storing
-    # articles of the same second may pick the same number: the second one's insert waits for the first
-    # to commit, does nothing, and tries again with the number after it.
-    for _ in range(_ALLOCATION_ATTEMPTS):
-        doc_id = connection.execute(_insert_document_statement(postgres), parameters).scalar()
-        if doc_id is not None:
-            break
-    else:
-        raise RuntimeError(f"no free doc_id for {values['article_id']} after {_ALLOCATION_ATTEMPTS} attempts")
-    if not postgres:
-        connection.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)"),
-                           {"doc_id": doc_id, "tokens": " ".join(tokens)})
-
-
-_ALLOCATION_ATTEMPTS = 100
-
-
-@lru_cache(maxsize=2)
-def _insert_document_statement(postgres: bool) -> Any:
-    bigrams = ", bigrams" if postgres else ""
-    bigrams_value = ", array_to_tsvector(CAST(:tokens AS text[]))" if postgres else ""
-    return text(
-        f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id{bigrams}) "
-        f"SELECT coalesce(max(doc_id) + 1, :floor), :article_id{bigrams_value} FROM {DOCUMENTS_TABLE} "
-        "WHERE doc_id >= :floor AND doc_id < :ceiling "
-        "ON CONFLICT (doc_id) DO NOTHING RETURNING doc_id"
-    )
-
-
-def unindex_article(connection: Connection, old_values: _Values) -> None:
-    """Remove the document of an article whose indexed columns were ``old_values`` (if it has one)."""
-    doc_id = connection.execute(
-        text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE article_id = :article_id"),
-        {"article_id": old_values["article_id"]},
-    ).scalar()
-    if doc_id is None:
-        return
-    if connection.dialect.name == "sqlite":
-        # A contentless FTS5 table forgets a document when told the tokens it was given.
-        connection.execute(
-            text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, bigrams) VALUES ('delete', :doc_id, :tokens)"),
-            {"doc_id": doc_id, "tokens": " ".join(_tokens_of(old_values))},
-        )
-    connection.execute(text(f"DELETE FROM {DOCUMENTS_TABLE} WHERE doc_id = :doc_id"), {"doc_id": doc_id})
-
-
-def reindex_article(connection: Connection, old_values: _Values, values: _Values) -> None:
-    """Replace an article's document when what is indexed changed."""
-    if all(old_values.get(name) == values.get(name) for name in INDEXED_COLUMNS):
-        return
-    unindex_article(connection, old_values)
-    index_article(connection, values)
-
-
-#: The article columns a document is made of.
-INDEXED_COLUMNS = ("title", "summary", "body_text", "category", "published_at")
-
-
-def _tokens_of(values: _Values) -> list[str]:
-    return document_tokens(values.get("title"), values.get("summary"), values.get("body_text"),
-                           category=values.get("category"))
-
-
-def rebuild_index(connection: Connection, progress: Callable[[int, int], None] | None = None,
-                  batch: int = 2000) -> int:
-    """Index every article anew (after a ``VACUUM``, or to build the index of an existing archive);
-    ``progress(done, total)`` is called after each batch. Returns how many articles were indexed."""
-    sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        connection.execute(text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')"))
-    connection.execute(text(f"DELETE FROM {DOCUMENTS_TABLE}"))
-    total = int(connection.execute(text("SELECT count(*) FROM articles")).scalar_one())
-    done = 0
-    after = ""
-    # Keyset pages by article_id: each page one indexed range read, whatever the archive's size.
-    page = text("SELECT article_id, title, summary, body_text, category, published_at FROM articles "
-                "WHERE article_id > :after ORDER BY article_id LIMIT :batch").columns(published_at=AwareDateTime())
-    # The index starts empty, so the sequence numbers are counted here, not read back per article, and
-    # each page is written with one executemany per table.
-    sequence: dict[int, int] = {}
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        insert_documents = text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id, bigrams) "
-                                "VALUES (:doc_id, :article_id, array_to_tsvector(CAST(:tokens AS text[])))")
-    else:
-        insert_documents = text(f"INSERT INTO {DOCUMENTS_TABLE} (doc_id, article_id) VALUES (:doc_id, :article_id)")
-        insert_fts = text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)")
-    while True:
-        rows = connection.execute(page, {"after": after, "batch": batch}).mappings().all()
-        if not rows:
-            break
-        documents = []
-        for row in rows:
-            floor = doc_id_floor(row["published_at"])
-            sequence[floor] = sequence.get(floor, -1) + 1
-            tokens = _tokens_of(row)
-            documents.append({"doc_id": floor + sequence[floor], "article_id": row["article_id"],
-                              "tokens": tokens if postgres else " ".join(tokens)})
-        connection.execute(insert_documents, documents)
-        if not postgres:
-            connection.execute(insert_fts, documents)
-        done += len(rows)
-        after = rows[-1]["article_id"]
-        if progress is not None:
-            progress(done, total)
-    return done
-
-
 # -- searching ----------------------------------------------------------------------------------------
 
 
@@ -274,9 +102,12 @@ def search(
     terms = query_terms(query)
     if not terms or limit <= 0:
         return []
+    postgres = connection.dialect.name == "postgresql"
     tokens: list[str] = []
     for term in terms:
-        tokens += [token for token in term_tokens(term) if token not in tokens]
+        # PostgreSQL: each lexeme is a look-up per period, and the candidates are checked for the terms
+        # anyway, so a term's covering bigrams suffice; FTS5 reads all of them as fast (docs/search.md).
+        tokens += [token for token in term_tokens(term, cover=postgres) if token not in tokens]
     if category is not None:
         tokens.append(category_token(category))
     low, high = 0, 1 << 62
@@ -285,10 +116,7 @@ def search(
     if until is not None:
         high = doc_id_floor(until) + (1 << DOC_SEQUENCE_BITS)
     if connection.dialect.name == "postgresql":
-        # psycopg prepares a statement run five times, and PostgreSQL may then plan it once for any token:
-        # that generic plan sorted every match of a common one (的: 82,000 at 100,000 articles, 135 ms)
-        # where the plan for its own token walks the doc_id index and stops at the batch.
-        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        _plan_for_lookups(connection)
     fetch = _fetch_statement(connection.dialect.name, category is not None, since is not None, until is not None)
     filters = {"category": category, "since": since, "until": until}
     # (rank, doc_id, article_id, title, summary, body_text) of the newest RANKED matches.
@@ -329,6 +157,16 @@ def search(
     return hits
 
 
+def _plan_for_lookups(connection: Connection) -> None:
+    """PostgreSQL, for the rest of the transaction: plans for index look-ups. psycopg prepares a statement
+    run five times, and PostgreSQL may then plan it once for any tsquery: each look-up is planned for its
+    own lexemes instead. A look-up over many periods is guessed to match a third of the table (0.5% per
+    lexeme): PostgreSQL would scan the table (18 s at 1,000,000 articles, against 19 ms from the GIN
+    index), in parallel, and compile it (JIT: 60 ms against 10). Every statement of a search reads an index."""
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off; "
+                               "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 def _rank(terms: Sequence[str], title: str | None, summary: str | None, body_text: str | None) -> int | None:
     """The rank of an article with these texts, or None when a term occurs in none of them."""
     texts = (title or "", summary or "", body_text or "")
@@ -351,13 +189,10 @@ def _rank(terms: Sequence[str], title: str | None, summary: str | None, body_tex
 def _candidates(connection: Connection, tokens: Sequence[str], low: int, high: int,
                 next_batch: Callable[[], int]) -> Iterator[list[int]]:
     """Batches of the ``doc_id`` of documents holding every token, newest first, within [low, high)."""
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        condition = "bigrams @@ CAST(:match AS tsquery)" if tokens else "true"
-        statement = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE {condition} "
-                         "AND doc_id >= :low AND doc_id < :high ORDER BY doc_id DESC LIMIT :batch")
-        match = " & ".join(_tsquery_lexeme(token) for token in tokens)
-    elif tokens:
+    if tokens and connection.dialect.name == "postgresql":
+        yield from _period_candidates(connection, tokens, low, high, next_batch)
+        return
+    if tokens:
         statement = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
                          "AND rowid >= :low AND rowid < :high ORDER BY rowid DESC LIMIT :batch")
         match = " AND ".join(_fts_string(token) for token in tokens)
@@ -376,6 +211,122 @@ def _candidates(connection: Connection, tokens: Sequence[str], low: int, high: i
             return
         high = batch[-1]
         size = next_batch()
+
+
+# ``doc_id + 0``: neither the range nor the order may come from the doc_id index. PostgreSQL guesses a
+# period's lexeme (not in its statistics) in 0.5% of the rows, and would then walk that index reading each
+# row's tsvector (23 s for the term in 82% of the articles, in one period at 1,000,000 articles) rather
+# than take the span's few thousand matches from the GIN index and sort them.
+_PERIOD_MATCHES = text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE bigrams @@ CAST(:match AS tsquery) "
+                       "AND doc_id + 0 >= :low AND doc_id + 0 < :high ORDER BY doc_id + 0 DESC LIMIT :batch")
+_NEWEST_BELOW = text(f"SELECT max(doc_id) FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low AND doc_id < :high")
+# The periods of the n newest documents below :high, each with its oldest document and how many it holds,
+# from an index-only scan of the doc_id index (0.5 ms for 4,096 documents): a look-up
+# names only the periods that have documents.
+_NEWEST_PERIODS = text(f"SELECT doc_id >> {PERIOD_SHIFT} AS period, min(doc_id), count(*) FROM (SELECT doc_id "
+                       f"FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low AND doc_id < :high ORDER BY doc_id DESC "
+                       "LIMIT :n) AS newest GROUP BY period ORDER BY period DESC")
+
+
+def _newest_periods(connection: Connection, low: int, high: int, n: int) -> tuple[list[int], int, int]:
+    """The periods of the ``n`` newest documents in [low, high), newest first, the oldest of them (low
+    when there are fewer), and how many there are."""
+    rows = connection.execute(_NEWEST_PERIODS, {"low": low, "high": high, "n": n}).all()
+    count = sum(int(row[2]) for row in rows)
+    return [int(row[0]) for row in rows], (int(rows[-1][1]) if rows and count == n else low), count
+
+
+# The newest documents, each checked against the tsquery of their periods, until a batch matches.
+_WALK = text(f"SELECT doc_id FROM (SELECT doc_id, bigrams FROM {DOCUMENTS_TABLE} WHERE doc_id >= :low "
+             "AND doc_id < :high ORDER BY doc_id DESC LIMIT :walk) AS newest "
+             "WHERE bigrams @@ CAST(:match AS tsquery) ORDER BY doc_id DESC LIMIT :batch")
+
+
+def _period_candidates(connection: Connection, tokens: Sequence[str], low: int, high: int,
+                       next_batch: Callable[[], int]) -> Iterator[list[int]]:
+    """PostgreSQL: the same batches as ``_candidates``, looked up a span of periods at a time, newest
+    first (a GIN index has no order: a look-up reads all its span's matches, so a span must not hold
+    many more than needed). A span holds the ``n`` newest documents below the last one's (``n`` counted
+    in the doc_id index up to ``COUNTED_SPAN``, beyond that estimated from the periods the last count
+    spanned), whole periods, at most ``MAX_LEXEMES`` lexemes; ``n`` starts at ``FIRST_SPAN`` and grows
+    fourfold each time a span runs out (a rare term's matches are spread thin). A span starts at the
+    newest document below the last, so a gap without articles costs nothing."""
+    widest = max(1, MAX_LEXEMES // len(tokens))
+    n, per_period, size = FIRST_SPAN, 1.0, FIRST_BATCH
+    batch: list[int] = []
+    # First the newest WALK documents one by one, newest first: a common term (in 82% of the articles)
+    # fills the batch within them (2 ms), where a span's look-up reads all its thousands of matches.
+    # Walked on while the share of matches says the rest of the batch is within 4 * WALK documents.
+    window = WALK
+    while window:
+        periods, floor, count = _newest_periods(connection, low, high, window)
+        if not 0 < len(periods) <= widest:
+            break
+        wanted = size - len(batch)
+        found = [int(doc_id) for doc_id in connection.execute(_WALK, {
+            "match": _tsquery(tokens, periods), "low": floor, "high": high, "walk": window,
+            "batch": wanted}).scalars()]
+        batch += found
+        if len(found) == wanted:
+            yield batch
+            batch, high, size = [], found[-1], next_batch()
+            continue
+        high = floor
+        needed = math.inf if not found else (wanted - len(found)) * count / len(found) * 1.25
+        window = math.ceil(needed) if count == window and needed <= 4 * WALK else 0
+    while True:
+        newest = connection.execute(_NEWEST_BELOW, {"low": low, "high": high}).scalar()
+        if newest is None:
+            break
+        high = int(newest) + 1
+        while high > low:
+            top = (high - 1) >> PERIOD_SHIFT
+            if n <= COUNTED_SPAN:
+                periods, oldest, count = _newest_periods(connection, low, high, n)
+                if not periods:
+                    break
+                periods = periods[:widest]
+                per_period = count / (top - (oldest >> PERIOD_SHIFT) + 1)
+            else:
+                periods = list(range(top, max(top - math.ceil(n / per_period), top - widest, (low >> PERIOD_SHIFT) - 1),
+                                     -1))
+            floor = max(low, periods[-1] << PERIOD_SHIFT)
+            wanted = size - len(batch)
+            found = [int(doc_id) for doc_id in connection.execute(_PERIOD_MATCHES, {
+                "match": _tsquery(tokens, periods), "low": floor, "high": high, "batch": wanted}).scalars()]
+            batch += found
+            if len(found) < wanted:
+                high, n = floor, 4 * n
+                break
+            yield batch
+            batch, high, size = [], found[-1], next_batch()
+    if batch:
+        yield batch
+
+
+def indexed_documents(connection: Connection, tokens: Sequence[str]) -> int:
+    """How many documents hold every token: the index's own count (benchmarks/reads.py)."""
+    if connection.dialect.name == "sqlite":
+        match = " AND ".join(_fts_string(token) for token in tokens)
+        return int(connection.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match"),
+                                      {"match": match}).scalar_one())
+    _plan_for_lookups(connection)
+    # Room for an exact bitmap of every document (else a lossy one rechecks each row's tsvector).
+    connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    oldest, newest = connection.execute(text(f"SELECT min(doc_id), max(doc_id) FROM {DOCUMENTS_TABLE}")).one()
+    if oldest is None:
+        return 0
+    count = text(f"SELECT count(*) FROM {DOCUMENTS_TABLE} WHERE bigrams @@ CAST(:match AS tsquery)")
+    periods = list(range(oldest >> PERIOD_SHIFT, (newest >> PERIOD_SHIFT) + 1))
+    step = max(1, MAX_LEXEMES // len(tokens))
+    return sum(int(connection.execute(count, {"match": _tsquery(tokens, periods[start:start + step])}).scalar_one())
+               for start in range(0, len(periods), step))
+
+
+def _tsquery(tokens: Sequence[str], periods: Sequence[int]) -> str:
+    """A PostgreSQL query for the documents of one of ``periods`` holding every token."""
+    return " | ".join("(" + " & ".join(_tsquery_lexeme(prefix + token) for token in tokens) + ")"
+                      for prefix in map(period_prefix, periods))
 
 
 def _id_list(connection: Connection, doc_ids: list[int]) -> Any:

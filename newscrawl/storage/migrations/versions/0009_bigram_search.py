@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from newscrawl.storage.search import TOKEN_CHARACTERS, rebuild_index
+from newscrawl.storage.search_index import TOKEN_CHARACTERS, rebuild_index
 
 revision: str = "0009_bigram_search"
 down_revision: str | Sequence[str] | None = "0008_import"
