@@ -54,7 +54,8 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
     assert chain == [head_revision(), "0010_search_pg", "0009_bigram_search", "0008_import", "0007_run_coverage",
-                     "0006_side_outputs", "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
+                     "0006_side_outputs", "0005_revisions", "0004_published_near", "0003_story_sketches",
+                     "0002_search", FIRST_REVISION]
     assert head_revision() == "0012_import_fix"
 
 

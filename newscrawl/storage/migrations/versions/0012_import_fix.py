@@ -32,7 +32,7 @@ from alembic import op
 from newscrawl.items import Article
 from newscrawl.parsers.article import article_text
 from newscrawl.revisions import content_hash
-from newscrawl.storage.search import INDEXED_COLUMNS, reindex_article
+from newscrawl.storage.search_index import INDEXED_COLUMNS, reindex_article
 from newscrawl.storage.types import AwareDateTime
 from newscrawl.stories import simhash
 
