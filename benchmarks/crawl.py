@@ -506,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep, profile=args.profile)
     print(harness.table(list(figures.values())))
+    harness.write_record("crawl", {"arguments": vars(args), "figures": figures})
     if args.profile:
         for collapsed in sorted(args.profile.rglob("*.collapsed")):
             print(harness.collapsed_summary(collapsed))
