@@ -129,7 +129,7 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
 
 # Linux carries a process's peak RSS over exec: a child forked (or vforked) from this benchmark process starts
 # its ru_maxrss at this process's own peak, hundreds of MB once the floor's saved pages are loaded (a 20,000-
-# post crawl measured 311 MB from run_all.py against 198 MB from a small parent; docs/performance.md). So a
+# post crawl measured 311 MB from run_all.py against 198 MB from a small parent). So a
 # small launcher forks each measured command and reports the rusage of that command alone.
 _LAUNCHER = """
 import json, os, sys
