@@ -12,12 +12,10 @@ a dated JSON record to benchmarks/results/. Needs what crawl.py needs (nginx; se
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import crawl
@@ -66,13 +64,9 @@ def main() -> int:
         print(f"{name}: median {medians[name]:.2f} CPU ms/article (min {min(values):.2f}, max {max(values):.2f})")
     base_median, head_median = medians.values()
     print(f"this checkout / base: {head_median / base_median:.3f}")
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    record = results / f"{time.strftime('%Y%m%d-%H%M%S')}-ab-cpu.json"
-    record.write_text(json.dumps({"base": base_commit, "head": head, "posts": args.posts, "rounds": args.rounds,
-                                  "machine": harness.machine(), "cpu_ms_per_article": figures,
-                                  "medians": medians}, indent=1, ensure_ascii=False), "utf-8")
-    print(f"results: {record}")
+    harness.REPO_ROOT = ROOT  # the record names this checkout's commit
+    harness.write_record("ab-cpu", {"base": base_commit, "head": head, "posts": args.posts, "rounds": args.rounds,
+                                    "cpu_ms_per_article": figures, "medians": medians})
     return 0
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402
+
 from newscrawl.items import Article  # noqa: E402
 from newscrawl.parsers.text import html_to_text  # noqa: E402
 from newscrawl.storage import Archive  # noqa: E402
@@ -228,8 +230,11 @@ def main() -> None:
           f"{len(corpus.categories)} categories")
     generator = Generator(corpus, seed=args.seed, per_day=args.per_day)
     with Archive.open(args.db) as archive:
+        before = archive.count_articles()
         seconds = fill(archive, generator, args.articles)
         print(f"{archive.count_articles():,} articles in the archive ({seconds:.0f} s this run)")
+        harness.write_record("big_archive", {"dialect": archive.dialect, "articles": archive.count_articles(),
+                                             "written": archive.count_articles() - before, "seconds": round(seconds)})
         if archive.dialect == "postgresql":
             # Planner statistics (the bigrams' frequencies among them) for the reads that follow, as
             # autovacuum would gather them some time later.

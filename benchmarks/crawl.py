@@ -129,7 +129,7 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str], log: Path,
 
 # Linux carries a process's peak RSS over exec: a child forked (or vforked) from this benchmark process starts
 # its ru_maxrss at this process's own peak, hundreds of MB once the floor's saved pages are loaded (a 20,000-
-# post crawl measured 311 MB from run_all.py against 198 MB from a small parent; docs/performance.md). So a
+# post crawl measured 311 MB from run_all.py against 198 MB from a small parent). So a
 # small launcher forks each measured command and reports the rusage of that command alone.
 _LAUNCHER = """
 import json, os, sys
@@ -506,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         figures = run(site, server, runs=args.runs, settings=args.setting, keep=args.keep, profile=args.profile)
     print(harness.table(list(figures.values())))
+    harness.write_record("crawl", {"arguments": vars(args), "figures": figures})
     if args.profile:
         for collapsed in sorted(args.profile.rglob("*.collapsed")):
             print(harness.collapsed_summary(collapsed))

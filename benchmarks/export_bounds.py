@@ -14,14 +14,13 @@ Prints a table and writes a dated JSON record to benchmarks/results/. Needs ``je
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import timeit
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import harness  # noqa: E402
 import yaml  # noqa: E402
 
 from newscrawl import jekyll  # noqa: E402
 from newscrawl.items import Article  # noqa: E402
 
 SITE_TEMPLATE = REPO_ROOT / "tests" / "fixtures" / "jekyll_site"
-RESULTS = REPO_ROOT / "benchmarks" / "results"
 TITLE = "中国发展网：银保监会发布《关于银行业保险业数字化转型的指导意见》 2022年"
 BUILD_TIMEOUT = 120
 
@@ -107,8 +106,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="only the cases that end in seconds")
     parser.add_argument("--db", help="also time export_articles of this archive")
     args = parser.parse_args()
-    record: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
-                              "pyyaml": yaml.__version__}
+    record: dict[str, Any] = {"pyyaml": yaml.__version__}
     record["front_matter_line_us"] = {"libyaml": round(line_cost(getattr(yaml, "CSafeDumper", yaml.SafeDumper)), 1),
                                       "python": round(line_cost(yaml.SafeDumper), 1)}
     print(f"front-matter title line: {record['front_matter_line_us']['libyaml']} µs (libyaml), "
@@ -131,10 +129,7 @@ def main() -> int:
         record["export"] = export_rate(args.db)
         print(f"export_articles: {record['export']['posts']} posts in {record['export']['seconds']} s "
               f"({record['export']['posts_per_s']} posts/s)")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"export_bounds-{datetime.now(UTC):%Y-%m-%d}.json"
-    out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"written: {out.relative_to(REPO_ROOT)}")
+    harness.write_record("export_bounds", record)
     return 0
 
 

@@ -246,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = scale_site.script_arguments(__doc__)
     args = ap.parse_args(argv)
     site = scale_site.site_of(args)
-    print(harness.table(list(run(site, runs=args.runs).values())))
+    figures = run(site, runs=args.runs)
+    print(harness.table(list(figures.values())))
+    harness.write_record("floor", {"arguments": vars(args), "figures": figures})
     return 0
 
 

@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with harness.serving(site.served, latency_ms=0) as server:
         figures = run(site, server, runs=args.runs)
     print(harness.table(list(figures.values())))
+    harness.write_record("framework", {"arguments": vars(args), "figures": figures})
     return 0
 
 

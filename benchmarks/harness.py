@@ -23,14 +23,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
+# One dated JSON record per benchmark run: the history of every figure (docs/performance.md shows the newest).
+RESULTS_DIR = BENCH_DIR / "results"
 REPLICA_DIR = Path(os.environ.get("NEWSCRAWL_REPLICA", REPO_ROOT.parent / "shared" / "replica"))
 # Generated sites are large (about 0.2 GB per 20,000 posts) and never belong in git: /tmp by default.
 CACHE_DIR = Path(os.environ.get("NEWSCRAWL_BENCH_DIR", "/tmp/newscrawl-bench"))
@@ -192,6 +195,29 @@ def machine() -> dict[str, str]:
         with contextlib.suppress(Exception):
             info[package] = importlib.import_module(package).__version__
     return info
+
+
+def write_record(benchmark: str, figures: Mapping[str, Any], *, path: Path | None = None) -> Path:
+    """Keep one run's figures as ``benchmarks/results/<UTC date>-<time>-<benchmark>.json``.
+
+    The record says when, on which machine (CPU model, cores, memory, kernel, Python) and at which commit the
+    figures were taken, so that the history of a figure is these records and git, not the docs. ``path``
+    names the file instead, for a benchmark that gathers several runs into one record (``reads.py``).
+    """
+    now = datetime.now(UTC)
+    info = machine()
+    header: dict[str, Any] = {"benchmark": benchmark, "date": now.isoformat(timespec="seconds"),
+                              "commit": info.pop("commit"), "machine": info}
+    record = header | {key: value for key, value in figures.items() if key not in header}
+    path = path or RESULTS_DIR / f"{now:%Y%m%d-%H%M%S}-{benchmark}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=_jsonable) + "\n", encoding="utf-8")
+    print(f"record: {path}")
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    return value.as_dict() if isinstance(value, Figure) else str(value)
 
 
 def _cpu_model() -> str:

@@ -13,17 +13,14 @@ docs/schema.md ("Migrations") names the choice.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import harness
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 BASE = "import time, newscrawl.storage; from newscrawl.storage.migrate import alembic_config, head_revision"
 WAYS = {
     "the scripts' lines (head_revision)": "head = head_revision()",
@@ -50,16 +47,7 @@ def main() -> None:
     figures = {way: round(statistics.median(values), 2) for way, values in samples.items()}
     for way, median in figures.items():
         print(f"{median:8.2f} ms CPU  {way}")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    record = {"benchmark": "head_revision", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "commit": commit, "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                            "python": platform.python_version()},
-              "runs": args.runs, "median_cpu_ms": figures}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"head_revision-{time.strftime('%Y-%m-%d', time.gmtime())}.json"
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written {path.relative_to(ROOT)}")
+    harness.write_record("head_revision", {"runs": args.runs, "median_cpu_ms": figures})
 
 
 if __name__ == "__main__":

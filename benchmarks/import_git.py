@@ -8,15 +8,14 @@ For each size, a git repository is generated with ``git fast-import`` as the sit
 commit adds a few posts to ``_posts/`` and rotates the oldest ones to ``old_post/`` (a move, as the site
 did), one post in a hundred is edited later; 3 commits for every 20 posts (20,000 posts over 3,000
 commits). Then ``python -m newscrawl import --git`` runs into a fresh SQLite archive in a child process,
-whose wall time, CPU time and peak RSS (``ru_maxrss`` of the child) are taken. Prints a table and writes
-``benchmarks/results/import-git-<date>.json``. No network; needs git. See docs/performance.md, "Import".
+whose wall time, CPU time and peak RSS (``ru_maxrss`` of the child) are taken. Prints a table and writes a
+dated record under ``benchmarks/results/``. No network; needs git. See docs/performance.md, "Import".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import resource
 import shutil
@@ -26,8 +25,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import harness
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
 COMMITS_PER_POST = 3000 / 20000
 # Posts stay in _posts/ for this many commits, then move to old_post/ (the live site kept a few days).
 WINDOW_COMMITS = 40
@@ -153,22 +153,8 @@ def main() -> int:
         print(f"| {row['posts']} | {row['commits_generated']} | {row['files']} | {row['new']} | {row['updated']} | "
               f"{float(row['wall_s']):.1f} | {row['files_per_s']} | {row['files_per_cpu_s']} | "  # type: ignore[arg-type]
               f"{float(row['peak_rss_mb']):.0f} | {second['commits']} commits, {second['wall_s']} s |")  # type: ignore[arg-type,index]
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"import-git-{datetime.now(UTC):%Y-%m-%d}.json"
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip() or None
-    out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
-                               "machine": {"python": platform.python_version(), "cpus": _cpus(),
-                                           "platform": platform.platform()},
-                               "runs": rows}, indent=1), encoding="utf-8")
-    print(f"\nwritten: {out.relative_to(ROOT)}")
+    harness.write_record("import-git", {"runs": rows})
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -21,8 +20,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
+
+import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,8 +87,6 @@ def main() -> None:
     survivors = [n for n in range(3) if n != victim]
     stats = [json.loads((work / f"{n}.json").read_text())["stats"] for n in survivors]
     record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.node(),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
         "expected": expected, "archived_rows": articles[0], "archived_distinct": articles[1],
         "pages_fetched_twice": twice, "pages_fetched_more": more, "requests": sum(paths.values()),
         "kill_after_first_request_s": args.kill_after, "victim_leases": holding.get(workers[victim].pid, 0),
@@ -100,9 +98,7 @@ def main() -> None:
     print(json.dumps(record, indent=1))
     for n in survivors:
         print(outputs[n][0].strip())
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(exist_ok=True)
-    (results / f"kill_worker_replica-{datetime.now(UTC):%Y-%m-%d}.json").write_text(json.dumps(record, indent=1) + "\n")
+    harness.write_record("kill_worker_replica", record)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -367,8 +368,7 @@ def main() -> None:
             earlier.setdefault("backends", {}).setdefault(dialect, {}).update(figures)
         earlier.setdefault("commands", [earlier.pop("command", "")]).append(record["command"])
         record = earlier
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"written {path}")
+    harness.write_record("reads", record, path=path)
 
 
 if __name__ == "__main__":

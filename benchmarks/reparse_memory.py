@@ -14,13 +14,11 @@ records, so the peak should not grow with N. Prints a table and writes
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import harness
@@ -31,7 +29,6 @@ DEMO = harness.REPO_ROOT / "newscrawl" / "demo"
 TEMPLATE_ID = "NW202202142275724924"
 TEMPLATE = DEMO / "site" / "zhongguofazhanwang" / "2022" / "02" / "14" / f"{TEMPLATE_ID}.html"
 ORIGIN = DEMO / "origin" / f"{TEMPLATE_ID}.json"
-RESULTS = harness.BENCH_DIR / "results"
 WORDS = "人民币汇率中间价上调银行间外汇市场交易中心公布美元兑报收盘指数证券基金投资者成交额北向资金净流入"
 
 CHILD = """
@@ -103,12 +100,7 @@ def main() -> int:
             rows.append(row)
             print(f"{row['records']:>7,} records ({row['article_pages']:,} article pages): peak RSS "
                   f"{row['peak_rss_mb']:6.1f} MB, {row['seconds']:7.1f} s  [{row['outcome']}]", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"reparse_memory-{time.strftime('%Y-%m-%d', time.gmtime())}.json"
-    out.write_text(json.dumps({"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "machine": harness.machine(), "runs": rows}, ensure_ascii=False, indent=1) + "\n",
-                   encoding="utf-8")
-    print(f"written: {out}")
+    harness.write_record("reparse_memory", {"runs": rows})
     return 0
 
 

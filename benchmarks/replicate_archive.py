@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402
+
 from newscrawl.storage import Archive  # noqa: E402
 from newscrawl.storage.search import rebuild_index  # noqa: E402
 from newscrawl.storage.search_index import DOC_SEQUENCE_BITS, postgres_lexemes_sql  # noqa: E402
@@ -72,6 +74,8 @@ def main() -> None:
     with Archive.open(f"sqlite:///{args.path}") as archive, archive.engine.begin() as transaction:
         indexed = rebuild_index(transaction)
     print(f"search index rebuilt over {indexed:,} articles; {time.perf_counter() - started:.0f} s in all")
+    harness.write_record("replicate_archive", {"dialect": "sqlite", "copies": args.copies, "articles": indexed,
+                                               "seconds": round(time.perf_counter() - started)})
 
 
 def replicate_postgres(url: str, copies: int) -> None:
@@ -107,8 +111,11 @@ def replicate_postgres(url: str, copies: int) -> None:
             print(f"  copy {copy}: {count:,} articles ({time.perf_counter() - started:.0f} s)", flush=True)
         connection.execute(text("CREATE INDEX ix_search_documents_bigrams ON search_documents USING gin (bigrams)"))
         connection.execute(text("VACUUM ANALYZE"))
+        articles = connection.execute(text("SELECT count(*) FROM articles")).scalar_one()
     engine.dispose()
     print(f"GIN index built and analysed; {time.perf_counter() - started:.0f} s in all")
+    harness.write_record("replicate_archive", {"dialect": "postgresql", "copies": copies, "articles": articles,
+                                               "seconds": round(time.perf_counter() - started)})
 
 
 if __name__ == "__main__":

@@ -10,15 +10,14 @@ ceiling; then rounds of one floor run (and the whole-work floor), one run of Scr
 own cost) and one full crawl (with its incremental re-crawl and export), each ratio of the crawler to a
 floor taken within its round; then the serial baseline, the crawls at 20 ms latency and the memory run on
 a 100,000-post site. A figure whose project
-piece is missing is shown as "not available yet" with the reason. The results are also written as JSON
-next to the cached sites.
+piece is missing is shown as "not available yet" with the reason. The results are kept as a dated JSON
+record under benchmarks/results/ (machine, commit, figures).
 The figures, the machine and what limits each are discussed in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -72,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"scale site: {meta['posts']:,} posts ({meta['publisher_posts']:,} with an origin answer) in "
           f"{len(meta['category_slugs']):,} categories, {meta['site_bytes'] / 1e6:.0f} MB, at {site.root}",
           flush=True)
-    results: dict[str, Any] = {"machine": info, "site": meta, "runs": runs, "crawl_runs": crawl_runs,
-                               "settings": args.setting}
+    # The site's 2,000 category slugs say nothing a record needs: its size and spec do.
+    site_record = {k: v for k, v in meta.items() if k != "category_slugs"} | {"categories": len(meta["category_slugs"])}
+    results: dict[str, Any] = {"site": site_record, "runs": runs, "crawl_runs": crawl_runs, "settings": args.setting}
 
     if "verify" not in skip:
         report = scale_site.verify(harness.REPLICA_DIR, show=3)
@@ -126,9 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(notes))
     results["figures"] = {k: f.as_dict() for k, f in figures.items()}
     results["seconds"] = round(time.time() - started)
-    out = harness.CACHE_DIR / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    print(f"\nresults: {out} ({results['seconds']} s)")
+    harness.write_record("run_all-quick" if args.quick else "run_all", results)
     return 0
 
 

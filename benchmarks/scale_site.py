@@ -887,6 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["generated"] = f"not available yet: {exc}"
     print(json.dumps(report, ensure_ascii=False, indent=1))
     print(verify_summary(report))
+    harness.write_record("scale_site-verify", {"posts": posts, "report": report})
     return 0
 
 

@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with harness.serving(site.served, latency_ms=args.latency_ms) as server:
         figures = run(site, server, runs=args.runs, articles=args.articles)
     print(harness.table(list(figures.values())))
+    harness.write_record("serial", {"arguments": vars(args), "figures": figures})
     return 0
 
 

@@ -11,16 +11,15 @@ dated JSON record to benchmarks/results/. README.md ("Libraries and why") quotes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import harness
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 BASE = "import scrapy.crawler"
 MODULES = {
     "spidermon core (suite, monitor, runner, action)": "import spidermon",
@@ -51,11 +50,7 @@ def main() -> int:
     print(f"{'import (after scrapy.crawler)':<{width}}  median ms  min ms  max ms")
     for name, figure in figures.items():
         print(f"{name:<{width}}  {figure['median_ms']:>9}  {figure['min_ms']:>6}  {figure['max_ms']:>6}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}-startup-monitors.json"
-    record.write_text(json.dumps({"runs": args.runs, "python": sys.version.split()[0], "figures": figures},
-                                 indent=1, ensure_ascii=False), "utf-8")
-    print(f"results: {record}")
+    harness.write_record("startup-monitors", {"runs": args.runs, "figures": figures})
     return 0
 
 

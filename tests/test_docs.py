@@ -43,3 +43,35 @@ def test_every_setting_is_listed_under_the_form_it_accepts() -> None:
         line = next((line for line in lines if f"`{setting.name}`" in line), None)
         assert line is not None, f"{setting.name} is not listed under 'Accepted values' in docs/settings.md"
         assert line.startswith(f"- {KINDS[setting.kind].form}"), f"{setting.name}: {line}"
+
+
+def modules_and_their_accepted_names() -> dict[str, set[str]]:
+    """Every module under newscrawl/ and pipelines/, with the names that count as naming it in a doc.
+
+    A package's ``__init__.py`` is named by its folder (``newscrawl/storage/``); a migration script by the
+    migrations' folder, since docs/schema.md lists each revision (tests/test_schema_doc.py checks that list).
+    """
+    modules: dict[str, set[str]] = {}
+    for package in ("newscrawl", "pipelines"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            accepted = {name}
+            if path.name == "__init__.py" and path.parent.parent != ROOT:
+                accepted.add(path.parent.relative_to(ROOT).as_posix() + "/")
+            if path.parent.name == "versions" and path.parent.parent.name == "migrations":
+                accepted.add(path.parent.relative_to(ROOT).as_posix() + "/")
+            modules[name] = accepted
+    return modules
+
+
+def test_every_module_is_named_in_the_architecture() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    unnamed = [name for name, accepted in modules_and_their_accepted_names().items()
+               if not any(f"`{form}`" in text for form in accepted)]
+    assert not unnamed, f"modules missing from docs/architecture.md: {unnamed}"
+
+
+def test_the_architecture_names_no_module_that_is_gone() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:newscrawl|pipelines)/[\w/]+\.py)`", text))
+    assert named <= set(modules_and_their_accepted_names()), sorted(named - set(modules_and_their_accepted_names()))
