@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from newscrawl.storage import Archive  # noqa: E402
 from newscrawl.storage.search import DOC_SEQUENCE_BITS, rebuild_index  # noqa: E402
+from newscrawl.storage.summary import rebuild_counts  # noqa: E402
 
 #: The columns copied as they are (every column of ``articles`` but the ones rewritten below).
 REWRITTEN = ("article_id", "url", "published_at")
@@ -69,6 +70,7 @@ def main() -> None:
     connection.close()
     with Archive.open(f"sqlite:///{args.path}") as archive, archive.engine.begin() as transaction:
         indexed = rebuild_index(transaction)
+        rebuild_counts(transaction)  # article_counts, which the copies' raw inserts did not keep
     print(f"search index rebuilt over {indexed:,} articles; {time.perf_counter() - started:.0f} s in all")
 
 
@@ -105,6 +107,8 @@ def replicate_postgres(url: str, copies: int) -> None:
         connection.execute(text("CREATE INDEX ix_search_documents_bigrams ON search_documents USING gin (bigrams)"))
         connection.execute(text("VACUUM ANALYZE"))
     engine.dispose()
+    with Archive.open(url) as archive, archive.engine.begin() as transaction:
+        rebuild_counts(transaction)  # article_counts, which the copies' raw inserts did not keep
     print(f"GIN index built and analysed; {time.perf_counter() - started:.0f} s in all")
 
 
