@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,7 +77,8 @@ class CrawlState:
     recheck_days: float = 3.0
     #: Set once the database stayed away for db_retry_seconds: later writes fail at once.
     database_gone: bool = False
-    _known: dict[str, KnownArticle] | None = field(default=None, repr=False)
+    #: The archived articles looked up so far by URL (None: not archived), for the conditional requests.
+    _known: dict[str, KnownArticle | None] = field(default_factory=dict, repr=False)
     _pages: dict[str, tuple[str | None, str | None]] | None = field(default=None, repr=False)
     #: Article id -> WARC records of it an earlier run could not write (``warc_page``, ``warc_origin``):
     #: such an article is fetched in full, so its page and origin answer are kept this time.
@@ -142,9 +143,9 @@ class CrawlState:
 
     async def load(self) -> None:
         """Read what the spider's incremental decisions need, once, before the first request: validators
-        of every archived article and listing page, and the articles whose raw responses earlier runs
-        could not keep. When the database cannot answer, this run fetches every page in full (logged and
-        counted)."""
+        of every listing page, and the articles whose raw responses earlier runs could not keep (an
+        article's validators are looked up when a page links it: ``look_up_articles``). When the database
+        cannot answer, this run fetches every page in full (logged and counted)."""
         missing = (await self._look_up(self.archive.missing_outputs, "reading the missing side outputs",
                                        "raw responses missing from earlier runs are not fetched again"))[1]
         for article_id, outputs in (missing or {}).items():
@@ -153,15 +154,26 @@ class CrawlState:
                 self.unwritten_raw.setdefault(article_id, set()).update(raw)
         if not self.incremental:
             return
-        self._known = (await self._look_up(self.archive.known_articles, "reading the archived articles",
-                                           "article pages are fetched in full"))[1]
-        if self._known is not None:
-            logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
         self._pages = (await self._look_up(self.archive.page_validators, "reading the archived listings",
                                            "listing pages are fetched in full"))[1]
 
+    async def look_up_articles(self, urls: Iterable[str]) -> None:
+        """Read what the archive knows of the articles at ``urls`` that were not looked up yet (indexed
+        look-ups by URL, on the database thread), before the spider asks ``article_validators`` or
+        ``unchanged_since_listed`` about them: a run reads the articles its pages link, not the archive.
+        When the database cannot answer, those articles are fetched in full (logged and counted)."""
+        if not self.incremental:
+            return
+        wanted = [url for url in dict.fromkeys(urls) if url not in self._known]
+        if not wanted:
+            return
+        found = (await self._look_up(lambda: self.archive.known_articles(wanted), "reading archived articles",
+                                     "article pages are fetched in full"))[1]
+        if found is not None:
+            self._known.update((url, found.get(url)) for url in wanted)
+
     def article_validators(self, url: str) -> dict[str, str]:
-        if not self.incremental or self._known is None:
+        if not self.incremental:
             return {}
         known = self._known.get(url)
         if known is None or known.origin_status not in SETTLED_ORIGIN or self.unwritten_raw.get(known.article_id):
@@ -174,7 +186,7 @@ class CrawlState:
         still edit a fresh post without touching its listings, so fresh posts are always re-checked)."""
         if not self.incremental or not self.article_validators(url):
             return False
-        known = self._known.get(url) if self._known else None
+        known = self._known.get(url)
         published = known.published_at if known is not None else None
         return published is not None and published < datetime.now(UTC) - timedelta(days=self.recheck_days)
 

@@ -166,11 +166,16 @@ class ArticleStore(ArchiveBase):
         with self._read() as connection:
             return total_articles(connection)
 
-    def known_articles(self) -> dict[str, KnownArticle]:
-        """Validators and content hash of every archived article, for conditional requests, keyed by
-        ``url`` (one query for a whole crawl)."""
+    def known_articles(self, urls: Iterable[str]) -> dict[str, KnownArticle]:
+        """Validators and content hash of those of ``urls`` that are archived, for conditional requests,
+        keyed by ``url``: index look-ups, one statement per 500 URLs (a crawl asks for the articles each
+        page links)."""
+        found: dict[str, KnownArticle] = {}
         with self._read() as connection:
-            return {row.url: KnownArticle(*row) for row in connection.execute(_KNOWN_SELECT)}
+            for chunk in id_chunks(sorted(set(urls))):
+                rows = connection.execute(_KNOWN_SELECT, {"urls": chunk})
+                found.update((row.url, KnownArticle(*row)) for row in rows)
+        return found
 
     def iter_articles(
         self, since: datetime | None = None, until: datetime | None = None, category: str | None = None
@@ -209,7 +214,7 @@ class ArticleStore(ArchiveBase):
 
 _KNOWN_SELECT = select(ARTICLES.c.article_id, ARTICLES.c.url, ARTICLES.c.etag, ARTICLES.c.last_modified,
                        ARTICLES.c.content_hash, ARTICLES.c.last_seen_at, ARTICLES.c.origin_status,
-                       ARTICLES.c.published_at)
+                       ARTICLES.c.published_at).where(ARTICLES.c.url.in_(bindparam("urls", expanding=True)))
 
 
 def _lock_articles(connection: Connection, article_ids: Iterable[str]) -> None:
