@@ -1,7 +1,7 @@
 """Articles per publication day and category, kept with the articles (docs/schema.md, ``article_counts``),
 so that ``newscrawl stats`` reads a few thousand rows instead of counting every article.
 
-The counts of the articles already archived are taken here, in one pass over ``articles`` (~10 s at a
+The counts of the articles already archived are taken here, in one pass over ``articles`` (3-4 s at a
 million articles), logged (``newscrawl -v db upgrade`` shows it); from then on the archive keeps them
 in the transaction of every write (newscrawl.storage.summary).
 
