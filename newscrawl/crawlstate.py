@@ -8,7 +8,8 @@ page that answers 304 gives back the links it had last time. docs/crawling.md de
 Every database call of a crawl runs on one thread of its own (``in_thread``), in the order the calls are
 made, never on Twisted's reactor thread: a write that waits for another process's lock (SQLite's busy
 timeout is 60 s) holds up the items behind it, not the downloads. A call that waited longer than
-``DB_WAIT_WARNING_S`` is logged once, with how long it waited.
+``DB_WAIT_WARNING_S`` is logged once, with how long it waited. The spider's look-ups of the articles a
+page links are reads on a second thread, so that a write waiting for a lock never holds up link-following.
 
 A database that is unavailable or locked costs downloads, never data (docs/reliability.md): the spider's
 look-ups degrade to fetching in full (no validators, a 304 listing fetched again), and the pipelines wait
@@ -86,6 +87,11 @@ class CrawlState:
     #: The one thread every database call of the crawl runs on, in submission order.
     _thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db"), repr=False)
+    #: The spider's look-ups of the articles a page links run on a thread of their own: reads, which neither
+    #: backend makes wait for a writer, so that they never queue behind a write held up by another process's
+    #: lock (the crawl goes on following links meanwhile).
+    _lookup_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db-read"), repr=False)
     #: Story linking finds a post's twins among the posts already stored: the link and the store of one post
     #: are one turn, or two twins processed at once (each awaiting the database thread) would miss each other.
     _story_turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -107,6 +113,7 @@ class CrawlState:
     def close(self, **_: Any) -> None:
         # Calls still queued (a listing being remembered) are done first.
         self._thread.shutdown(wait=True)
+        self._lookup_thread.shutdown(wait=True)
         self.archive.close()
 
     async def take_story_turn(self, item: object) -> None:
@@ -168,7 +175,7 @@ class CrawlState:
         if not wanted:
             return
         found = (await self._look_up(lambda: self.archive.known_articles(wanted), "reading archived articles",
-                                     "article pages are fetched in full"))[1]
+                                     "article pages are fetched in full", self._lookup_thread))[1]
         if found is not None:
             self._known.update((url, found.get(url)) for url in wanted)
 
@@ -227,11 +234,12 @@ class CrawlState:
 
         self.submit(save, f"remembering listing {url}")
 
-    async def _look_up(self, operation: Callable[[], T], what: str, consequence: str) -> tuple[bool, T | None]:
-        """(True, ``operation()``); or, while the database is unavailable, (False, None), logged with the
-        consequence and counted. Any other error propagates."""
+    async def _look_up(self, operation: Callable[[], T], what: str, consequence: str,
+                       thread: ThreadPoolExecutor | None = None) -> tuple[bool, T | None]:
+        """(True, ``operation()``, on ``thread``, by default the database thread); or, while the database is
+        unavailable, (False, None), logged with the consequence and counted. Any other error propagates."""
         try:
-            return True, await self.in_thread(operation, what)
+            return True, await asyncio.wrap_future((thread or self._thread).submit(_timed, operation, what))
         except Exception as error:
             if not is_unavailable(error):
                 raise
