@@ -71,8 +71,9 @@ def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0012_import_fix", "0009_bigram_search", "0008_import", "0007_run_coverage", "0006_side_outputs",
-                     "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search", FIRST_REVISION]
+    assert chain == [head_revision(), "0012_import_fix", "0009_bigram_search", "0008_import", "0007_run_coverage",
+                     "0006_side_outputs", "0005_revisions", "0004_published_near", "0003_story_sketches", "0002_search",
+                     FIRST_REVISION]
     assert head_revision() == "0011_summary"
 
 
@@ -260,7 +261,8 @@ def indexed(engine: Engine, token: str) -> int:
         return int(found.scalar_one())
 
 
-def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_revision(db_url: str) -> None:
+def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_revision(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The archive as the parser before 0012 left it: the page's whole text, "<>" line included.
     url = (EMPTY_LINK / "url.txt").read_text(encoding="utf-8").strip()
     page = (EMPTY_LINK / "page.html").read_text(encoding="utf-8")
@@ -272,7 +274,9 @@ def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_
     engine = create_archive_engine(db_url)
     try:
         old = Archive(engine)
-        old.upsert_article(before, T0)
+        with monkeypatch.context() as patched:
+            patched.setattr(Tally, "write", lambda *args, **kwargs: None)  # article_counts comes with 0011
+            old.upsert_article(before, T0)
         with engine.begin() as connection:
             connection.execute(text("INSERT INTO imported_posts (article_id, file_name, post_text, content_hash, "
                                     "imported_at) VALUES (:id, 'post.md', 'text', :hash, :at)"),
