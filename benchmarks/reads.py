@@ -1,10 +1,12 @@
 """Every read of a big archive, timed: search per query form, stats, a day's export, an incremental cron run,
-the archive's size per article, and the search migration's `db upgrade` (docs/performance.md, "Reads at
+the archive's size per article, and `db upgrade` of the newest migrations (docs/performance.md, "Reads at
 scale").
 
 Runs against archives made by benchmarks/big_archive.py (they are not changed, but for the replica's
 articles that the cron-run figure adds, and the migration figure, taken first, which downgrades to the
-revision before the search index and times `newscrawl db upgrade` back, building the index anew):
+revision before ``--upgrade-from`` (default: the newest migration alone) and times `newscrawl db upgrade`
+back to the head, building what those migrations build anew; ``--upgrade-from 0009_bigram_search`` times
+the search index's):
 
     python benchmarks/reads.py --sqlite /work/bench-e/100k.sqlite3 \\
         --pg postgresql+psycopg://newscrawl:newscrawl@127.0.0.1:5432/bench_e_100k
@@ -14,7 +16,9 @@ Search is timed ``--repeat`` times per query after one warm-up run (``limit`` 20
 one process, as a library call: the figure is the query, not Python's start-up. ``stats`` and ``export`` are
 timed as the command a user types (a fresh process each, start-up included), ``--repeat-commands`` times.
 The cron run needs ../shared/replica (serve.py on a free loopback port): the replica is crawled in full into
-the archive once, then the timed incremental run follows; the same on an empty archive gives the base.
+the archive once, then the timed incremental run follows; the same on an empty archive gives the base. Each
+run's CPU time (user + system, of the crawl process) is recorded beside its wall time: on a shared machine
+it is the steadier figure. The WARC bytes per article are the empty archive's full crawl's.
 Writes benchmarks/results/reads-<UTC date>-<--label or articles>.json (a later run on the same day and size updates
 the figures it measured).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -60,8 +65,6 @@ QUERIES = [
     ("7 characters", "北向资金净流入"),
     ("two terms", "人民币 汇率"),
 ]
-#: The migration that builds the search index: the `db upgrade` figure times it.
-SEARCH_REVISION = "0009_bigram_search"
 COMMON_WORDS = ["公司", "市场", "中国", "投资", "发展", "亿元", "增长"]
 #: Single characters, of which some are in most articles (no two-character word is, in the corpus).
 COMMON_CHARACTERS = ["的", "在", "年", "月", "日"]
@@ -134,14 +137,16 @@ def bench_search(archive: Archive, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
-def command_time(arguments: list[str], repeat: int, env: dict[str, str] | None = None) -> dict[str, float]:
-    timings = []
+def command_time(arguments: list[str], repeat: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+    timings, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, used = time.perf_counter(), _children_cpu()
         subprocess.run([sys.executable, "-m", "newscrawl", *arguments], check=True, cwd=ROOT,
                        stdout=subprocess.DEVNULL, env=env)
         timings.append(time.perf_counter() - start)
-    return {"median_s": round(statistics.median(timings), 3), "max_s": round(max(timings), 3)}
+        cpu.append(_children_cpu() - used)
+    return {"median_s": round(statistics.median(timings), 3), "max_s": round(max(timings), 3),
+            "median_cpu_s": round(statistics.median(cpu), 3)}
 
 
 def bench_commands(db_url: str, archive: Archive, repeat: int) -> dict[str, Any]:
@@ -150,7 +155,8 @@ def bench_commands(db_url: str, archive: Archive, repeat: int) -> dict[str, Any]
     stats = command_time(["stats", "--db", db_url], repeat)
     stats["library_call"] = timed(lambda: archive.stats(), repeat)
     print(f"  start-up (newscrawl --help): median {startup['median_s']:.2f} s", flush=True)
-    print(f"  newscrawl stats: median {stats['median_s']:.2f} s, max {stats['max_s']:.2f} s; "
+    print(f"  newscrawl stats: median {stats['median_s']:.2f} s ({stats['median_cpu_s']:.2f} s CPU), "
+          f"max {stats['max_s']:.2f} s; "
           f"Archive.stats() p50 {stats['library_call']['p50_ms']:.0f} ms", flush=True)
     days = sorted(day for day in archive.stats(recent_runs=0)["per_day"] if day)
     day = days[len(days) // 2]
@@ -197,23 +203,32 @@ def cron_run(db_url: str, workdir: Path, runs: int) -> dict[str, Any]:
         log = workdir / "crawl.log"
         workdir.mkdir(parents=True, exist_ok=True)
 
-        def crawl_once() -> float:
-            start = time.perf_counter()
+        def crawl_once() -> tuple[float, float]:
+            start, cpu = time.perf_counter(), _children_cpu()
             with log.open("a") as output:
                 done = subprocess.run([sys.executable, "-m", "newscrawl", *crawl], cwd=ROOT, env=env,
                                       stdout=output, stderr=output)
             if done.returncode != 0:
                 raise SystemExit(f"newscrawl crawl failed ({done.returncode}):\n{log.read_text()[-3000:]}")
-            return time.perf_counter() - start
+            return time.perf_counter() - start, _children_cpu() - cpu
 
-        full = crawl_once()
-        timings = [crawl_once() for _ in range(runs)]
+        full, _ = crawl_once()
         warc = sum(path.stat().st_size for path in (workdir / "warc").rglob("*") if path.is_file())
+        timings, cpu = zip(*(crawl_once() for _ in range(runs)), strict=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return {"full_s": round(full, 2), "incremental_s": [round(t, 2) for t in timings],
-            "incremental_median_s": round(statistics.median(timings), 2), "warc_bytes": warc}
+            "incremental_median_s": round(statistics.median(timings), 2),
+            "incremental_cpu_s": [round(t, 2) for t in cpu],
+            "incremental_median_cpu_s": round(statistics.median(cpu), 2),
+            "warc_bytes": warc}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_cron(db_url: str, dialect: str, runs: int) -> dict[str, Any]:
@@ -223,13 +238,20 @@ def bench_cron(db_url: str, dialect: str, runs: int) -> dict[str, Any]:
         try:
             big = cron_run(db_url, work / "big", runs)
             empty = cron_run(empty_url, work / "empty", runs)
+            # The empty archive's full crawl wrote the page and origin answer of every article it holds.
+            with Archive.open(empty_url) as archive:
+                crawled = archive.count_articles()
         finally:
             if dialect != "sqlite":
                 _drop_pg(db_url, make_url(empty_url).database or "")
     ratio = big["incremental_median_s"] / empty["incremental_median_s"]
-    print(f"  incremental cron run of the replica: big archive {big['incremental_median_s']:.2f} s, "
-          f"empty archive {empty['incremental_median_s']:.2f} s: {ratio:.2f}x", flush=True)
-    return {"big_archive": big, "empty_archive": empty, "ratio": round(ratio, 2)}
+    cpu_ratio = big["incremental_median_cpu_s"] / empty["incremental_median_cpu_s"]
+    print(f"  incremental cron run of the replica: big archive {big['incremental_median_s']:.2f} s "
+          f"({big['incremental_median_cpu_s']:.2f} s CPU), empty archive {empty['incremental_median_s']:.2f} s "
+          f"({empty['incremental_median_cpu_s']:.2f} s CPU): {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU", flush=True)
+    print(f"  WARC: {empty['warc_bytes'] / crawled:,.0f} bytes per article ({crawled} articles crawled)", flush=True)
+    return {"big_archive": big, "empty_archive": empty, "ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2),
+            "warc_bytes_per_article": round(empty["warc_bytes"] / crawled)}
 
 
 def _fresh_pg(db_url: str) -> str:
@@ -254,69 +276,74 @@ def _drop_pg(db_url: str, name: str) -> None:
 
 
 def bench_size(archive: Archive, db_url: str) -> dict[str, Any]:
+    """The database's bytes per article, split into the tables' data, their indexes and the search index
+    (its tables and their indexes); each object's bytes beside."""
     count = archive.count_articles()
     with archive.engine.connect() as connection:
         if archive.dialect == "postgresql":
+            # pg_table_size: the table with its TOAST; pg_indexes_size: every index of it.
             rows = connection.execute(text(
-                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')")).all()
-            parts = {name: int(size) for name, size in rows}
-            indexes = connection.execute(text(
-                "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes")).all()
+                "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")).all()
+            objects: dict[str, Any] = {name: {"table": int(table), "indexes": int(indexes)}
+                                       for name, table, indexes in rows}
             total = int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
-            detail = {"tables_with_their_indexes_and_toast": parts, "indexes": {n: int(s) for n, s in indexes}}
+            parts = [(name, "table", sizes["table"]) for name, sizes in objects.items()]
+            parts += [(name, "index", sizes["indexes"]) for name, sizes in objects.items()]
         else:
-            path = Path(make_url(db_url).database or "")
-            total = path.stat().st_size
+            total = Path(make_url(db_url).database or "").stat().st_size
+            owner = {name: (table, kind) for kind, name, table in connection.execute(text(
+                "SELECT type, name, tbl_name FROM sqlite_schema WHERE type IN ('table', 'index')"))}
             try:
                 rows = connection.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")).all()
-                detail = {"objects": {name: int(size) for name, size in rows}}
             except Exception as error:  # dbstat is a compile-time option of SQLite
-                detail = {"objects": f"dbstat not available: {error}"}
-    search = sum(size for name, size in _flatten(detail) if name.startswith("search_") or "search" in name)
-    print(f"  archive size: {total / count:,.0f} bytes per article ({total / 1e9:.2f} GB); "
-          f"search index {search / count:,.0f} bytes per article", flush=True)
-    return {"bytes": total, "bytes_per_article": round(total / count),
-            "search_bytes_per_article": round(search / count), **detail}
+                print(f"  archive size: {total / count:,.0f} bytes per article (dbstat not available: {error})")
+                return {"bytes": total, "bytes_per_article": round(total / count)}
+            objects = {name: int(size) for name, size in rows}
+            parts = [(*owner.get(name, (name, "table")), size) for name, size in objects.items()]
+    # The FTS5 table's shadow tables (search_fts_data, ...) and search_documents' indexes are the search's.
+    search = sum(size for table, _, size in parts if table.startswith("search_"))
+    tables = sum(size for table, kind, size in parts if kind == "table" and not table.startswith("search_"))
+    indexes = sum(size for table, kind, size in parts if kind == "index" and not table.startswith("search_"))
+    per = {"bytes_per_article": round(total / count), "table_bytes_per_article": round(tables / count),
+           "index_bytes_per_article": round(indexes / count), "search_bytes_per_article": round(search / count)}
+    print(f"  archive size: {per['bytes_per_article']:,} bytes per article ({total / 1e9:.2f} GB): tables "
+          f"{per['table_bytes_per_article']:,}, their indexes {per['index_bytes_per_article']:,}, search index "
+          f"{per['search_bytes_per_article']:,}", flush=True)
+    return {"bytes": total, **per, "objects": objects}
 
 
-def _flatten(detail: dict[str, Any]) -> list[tuple[str, int]]:
-    found = []
-    for value in detail.values():
-        if isinstance(value, dict):
-            found += [(str(k), int(v)) for k, v in value.items()]
-    return found
-
-
-def bench_upgrade(db_url: str) -> dict[str, Any]:
-    """Downgrade to the revision before the search migration (untimed), then time `newscrawl db upgrade`."""
+def bench_upgrade(db_url: str, first: str | None) -> dict[str, Any]:
+    """Downgrade to the revision before ``first`` (default: the newest migration; untimed), then time
+    `newscrawl db upgrade` back to the head: what those migrations cost an archive of this size."""
     from alembic import command
     from alembic.script import ScriptDirectory
 
     from newscrawl.storage.engine import create_archive_engine
-    from newscrawl.storage.migrate import alembic_config
+    from newscrawl.storage.migrate import alembic_config, head_revision
 
+    first = first or head_revision()
+    before = str(ScriptDirectory.from_config(alembic_config()).get_revision(first).down_revision)
     engine = create_archive_engine(db_url)
     try:
         with engine.begin() as connection:
-            before = ScriptDirectory.from_config(alembic_config()).get_revision(SEARCH_REVISION).down_revision
-            command.downgrade(alembic_config(connection), str(before))
+            command.downgrade(alembic_config(connection), before)
     finally:
         engine.dispose()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run([sys.executable, "-m", "newscrawl", "db", "upgrade", "--db", db_url], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    print(f"  newscrawl db upgrade (to {SEARCH_REVISION}, the index built anew): {seconds:.1f} s", flush=True)
-    return {"seconds": round(seconds, 1)}
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    print(f"  newscrawl db upgrade {before} → {head_revision()} (built anew): {seconds:.1f} s, "
+          f"{cpu:.1f} s CPU in newscrawl", flush=True)
+    return {"from": before, "to": head_revision(), "seconds": round(seconds, 1), "cpu_s": round(cpu, 1)}
 
 
 def run(db_url: str, args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if "upgrade" not in args.skip:
-        # First: it also builds the search index with this code, whatever wrote the archive.
-        figures["upgrade"] = bench_upgrade(db_url)
+        # First: it also builds what the migrations build with this code, whatever wrote the archive.
+        figures["upgrade"] = bench_upgrade(db_url, args.upgrade_from)
     with Archive.open(db_url) as archive:
         figures["articles"] = archive.count_articles()
         figures["dialect"] = archive.dialect
@@ -339,6 +366,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30, help="timed runs of each search")
     parser.add_argument("--repeat-commands", type=int, default=3, help="timed runs of stats and export")
     parser.add_argument("--cron-runs", type=int, default=3, help="timed incremental runs on each archive")
+    parser.add_argument("--upgrade-from", help="the first migration the upgrade figure times (default: the newest)")
     parser.add_argument("--skip", default="", help="comma-separated: search,commands,size,cron,upgrade")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--label", help="the size in the result's file name (default: the number of articles)")

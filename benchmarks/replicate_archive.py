@@ -33,6 +33,7 @@ import harness  # noqa: E402
 from newscrawl.storage import Archive  # noqa: E402
 from newscrawl.storage.search import rebuild_index  # noqa: E402
 from newscrawl.storage.search_index import DOC_SEQUENCE_BITS, postgres_lexemes_sql  # noqa: E402
+from newscrawl.storage.summary import rebuild_counts  # noqa: E402
 
 #: The columns copied as they are (every column of ``articles`` but the ones rewritten below).
 REWRITTEN = ("article_id", "url", "published_at")
@@ -73,6 +74,7 @@ def main() -> None:
     connection.close()
     with Archive.open(f"sqlite:///{args.path}") as archive, archive.engine.begin() as transaction:
         indexed = rebuild_index(transaction)
+        rebuild_counts(transaction)  # article_counts, which the copies' raw inserts did not keep
     print(f"search index rebuilt over {indexed:,} articles; {time.perf_counter() - started:.0f} s in all")
     harness.write_record("replicate_archive", {"dialect": "sqlite", "copies": args.copies, "articles": indexed,
                                                "seconds": round(time.perf_counter() - started)})
@@ -113,6 +115,8 @@ def replicate_postgres(url: str, copies: int) -> None:
         connection.execute(text("VACUUM ANALYZE"))
         articles = connection.execute(text("SELECT count(*) FROM articles")).scalar_one()
     engine.dispose()
+    with Archive.open(url) as archive, archive.engine.begin() as transaction:
+        rebuild_counts(transaction)  # article_counts, which the copies' raw inserts did not keep
     print(f"GIN index built and analysed; {time.perf_counter() - started:.0f} s in all")
     harness.write_record("replicate_archive", {"dialect": "postgresql", "copies": copies, "articles": articles,
                                                "seconds": round(time.perf_counter() - started)})

@@ -8,7 +8,8 @@ page that answers 304 gives back the links it had last time. docs/crawling.md de
 Every database call of a crawl runs on one thread of its own (``in_thread``), in the order the calls are
 made, never on Twisted's reactor thread: a write that waits for another process's lock (SQLite's busy
 timeout is 60 s) holds up the items behind it, not the downloads. A call that waited longer than
-``DB_WAIT_WARNING_S`` is logged once, with how long it waited.
+``DB_WAIT_WARNING_S`` is logged once, with how long it waited. The spider's look-ups of the articles a
+page links are reads on a second thread, so that a write waiting for a lock never holds up link-following.
 
 A database that is unavailable or locked costs downloads, never data (docs/reliability.md): the spider's
 look-ups degrade to fetching in full (no validators, a 304 listing fetched again), and the pipelines wait
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,7 +78,8 @@ class CrawlState:
     recheck_days: float = 3.0
     #: Set once the database stayed away for db_retry_seconds: later writes fail at once.
     database_gone: bool = False
-    _known: dict[str, KnownArticle] | None = field(default=None, repr=False)
+    #: The archived articles looked up so far by URL (None: not archived), for the conditional requests.
+    _known: dict[str, KnownArticle | None] = field(default_factory=dict, repr=False)
     _pages: dict[str, tuple[str | None, str | None]] | None = field(default=None, repr=False)
     #: Article id -> WARC records of it an earlier run could not write (``warc_page``, ``warc_origin``):
     #: such an article is fetched in full, so its page and origin answer are kept this time.
@@ -85,6 +87,11 @@ class CrawlState:
     #: The one thread every database call of the crawl runs on, in submission order.
     _thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db"), repr=False)
+    #: The spider's look-ups of the articles a page links run on a thread of their own: reads, which neither
+    #: backend makes wait for a writer, so that they never queue behind a write held up by another process's
+    #: lock (the crawl goes on following links meanwhile).
+    _lookup_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db-read"), repr=False)
     #: Story linking finds a post's twins among the posts already stored: the link and the store of one post
     #: are one turn, or two twins processed at once (each awaiting the database thread) would miss each other.
     _story_turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -106,6 +113,7 @@ class CrawlState:
     def close(self, **_: Any) -> None:
         # Calls still queued (a listing being remembered) are done first.
         self._thread.shutdown(wait=True)
+        self._lookup_thread.shutdown(wait=True)
         self.archive.close()
 
     async def take_story_turn(self, item: object) -> None:
@@ -142,9 +150,9 @@ class CrawlState:
 
     async def load(self) -> None:
         """Read what the spider's incremental decisions need, once, before the first request: validators
-        of every archived article and listing page, and the articles whose raw responses earlier runs
-        could not keep. When the database cannot answer, this run fetches every page in full (logged and
-        counted)."""
+        of every listing page, and the articles whose raw responses earlier runs could not keep (an
+        article's validators are looked up when a page links it: ``look_up_articles``). When the database
+        cannot answer, this run fetches every page in full (logged and counted)."""
         missing = (await self._look_up(self.archive.missing_outputs, "reading the missing side outputs",
                                        "raw responses missing from earlier runs are not fetched again"))[1]
         for article_id, outputs in (missing or {}).items():
@@ -153,15 +161,26 @@ class CrawlState:
                 self.unwritten_raw.setdefault(article_id, set()).update(raw)
         if not self.incremental:
             return
-        self._known = (await self._look_up(self.archive.known_articles, "reading the archived articles",
-                                           "article pages are fetched in full"))[1]
-        if self._known is not None:
-            logger.info("incremental crawl: %d archived articles will be re-checked conditionally", len(self._known))
         self._pages = (await self._look_up(self.archive.page_validators, "reading the archived listings",
                                            "listing pages are fetched in full"))[1]
 
+    async def look_up_articles(self, urls: Iterable[str]) -> None:
+        """Read what the archive knows of the articles at ``urls`` that were not looked up yet (indexed
+        look-ups by URL, on the database thread), before the spider asks ``article_validators`` or
+        ``unchanged_since_listed`` about them: a run reads the articles its pages link, not the archive.
+        When the database cannot answer, those articles are fetched in full (logged and counted)."""
+        if not self.incremental:
+            return
+        wanted = [url for url in dict.fromkeys(urls) if url not in self._known]
+        if not wanted:
+            return
+        found = (await self._look_up(lambda: self.archive.known_articles(wanted), "reading archived articles",
+                                     "article pages are fetched in full", self._lookup_thread))[1]
+        if found is not None:
+            self._known.update((url, found.get(url)) for url in wanted)
+
     def article_validators(self, url: str) -> dict[str, str]:
-        if not self.incremental or self._known is None:
+        if not self.incremental:
             return {}
         known = self._known.get(url)
         if known is None or known.origin_status not in SETTLED_ORIGIN or self.unwritten_raw.get(known.article_id):
@@ -174,7 +193,7 @@ class CrawlState:
         still edit a fresh post without touching its listings, so fresh posts are always re-checked)."""
         if not self.incremental or not self.article_validators(url):
             return False
-        known = self._known.get(url) if self._known else None
+        known = self._known.get(url)
         published = known.published_at if known is not None else None
         return published is not None and published < datetime.now(UTC) - timedelta(days=self.recheck_days)
 
@@ -215,11 +234,12 @@ class CrawlState:
 
         self.submit(save, f"remembering listing {url}")
 
-    async def _look_up(self, operation: Callable[[], T], what: str, consequence: str) -> tuple[bool, T | None]:
-        """(True, ``operation()``); or, while the database is unavailable, (False, None), logged with the
-        consequence and counted. Any other error propagates."""
+    async def _look_up(self, operation: Callable[[], T], what: str, consequence: str,
+                       thread: ThreadPoolExecutor | None = None) -> tuple[bool, T | None]:
+        """(True, ``operation()``, on ``thread``, by default the database thread); or, while the database is
+        unavailable, (False, None), logged with the consequence and counted. Any other error propagates."""
         try:
-            return True, await self.in_thread(operation, what)
+            return True, await asyncio.wrap_future((thread or self._thread).submit(_timed, operation, what))
         except Exception as error:
             if not is_unavailable(error):
                 raise

@@ -25,6 +25,7 @@ from newscrawl.storage import articles as articles_module
 from newscrawl.storage import search as search_module
 from newscrawl.storage.engine import create_archive_engine
 from newscrawl.storage.migrate import ArchiveError, alembic_config, script_revisions
+from newscrawl.storage.summary import Tally
 
 FIRST_REVISION = "0001_initial"
 
@@ -49,13 +50,30 @@ def _snapshot(engine: Engine, but: tuple[str, ...] = ()) -> dict[str, list[tuple
     return snapshot
 
 
+def _counts(engine: Engine) -> list[tuple[Any, ...]]:
+    """article_counts as (day, category, articles), sorted."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT day, category, articles FROM article_counts")).all()
+    return sorted((tuple(row) for row in rows), key=repr)
+
+
+def _grouped(engine: Engine) -> list[tuple[Any, ...]]:
+    """The same counts taken from the articles themselves by the database: the day as it reads it in UTC+8."""
+    # Each backend's own date functions (the archive reads the stored text's first ten characters on SQLite).
+    day = ("CAST(CAST(published_at AT TIME ZONE 'Etc/GMT-8' AS date) AS text)" if engine.dialect.name == "postgresql"
+           else "date(published_at, '+8 hours')")
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT {day}, category, count(*) FROM articles GROUP BY 1, 2")).all()
+    return sorted((tuple(row) for row in rows), key=repr)
+
+
 def test_tree_is_linear_and_its_head_is_the_code_s() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [head_revision()]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain == [head_revision(), "0010_search_pg", "0009_bigram_search", "0008_import", "0007_run_coverage",
-                     "0006_side_outputs", "0005_revisions", "0004_published_near", "0003_story_sketches",
-                     "0002_search", FIRST_REVISION]
+    assert chain == [head_revision(), "0011_summary", "0010_search_pg", "0009_bigram_search", "0008_import",
+                     "0007_run_coverage", "0006_side_outputs", "0005_revisions", "0004_published_near",
+                     "0003_story_sketches", "0002_search", FIRST_REVISION]
     assert head_revision() == "0012_import_fix"
 
 
@@ -105,6 +123,8 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
                 connection.execute(text(f"ALTER TABLE {table} ADD COLUMN exact_values TEXT"))
         monkeypatch.setattr(search_module, "index_article", lambda *args, **kwargs: None)
         monkeypatch.setattr(search_module, "reindex_article", lambda *args, **kwargs: None)
+        # Nor the counts per day and category (0011).
+        monkeypatch.setattr(Tally, "write", lambda *args, **kwargs: None)
         old = Archive(engine)
         run_id = old.start_run("https://finews.withounder.com/", {"NEWSCRAWL_DB_URL": "sqlite:///x"})
         articles = sample_articles()
@@ -135,6 +155,10 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
         assert after.pop("story_sketches") == []  # derived from the text when a crawl needs them
         assert after.pop("missing_outputs") == []
         assert after.pop("imported_posts") == [] and after.pop("import_commits") == []  # 0008: nothing imported
+        # 0011 counted the articles per publication day and category as the database groups them.
+        assert _counts(archive.engine) == _grouped(archive.engine)
+        assert sum(count for *_, count in _counts(archive.engine)) == len(before["articles"])
+        after.pop("article_counts")
         # Revision 0007 adds the runs' coverage and reasons: null for the runs recorded before it; 0008 their
         # kind: every earlier run was a crawl.
         assert after.pop("crawl_runs") == [(*run, None, None, "crawl") for run in before.pop("crawl_runs")]
@@ -156,6 +180,7 @@ def test_filled_first_revision_upgrades_intact_and_searchable(db_url: str, monke
         # The index keeps following writes made after the upgrade.
         archive.upsert_article(seed_article(title="新标题", content_hash="v3"), T0 + timedelta(hours=2))
         assert [hit.article_id for hit in archive.search("新标题")] == [SEED_ID]
+        assert _counts(archive.engine) == _grouped(archive.engine)  # and follow the writes after it
         # A write after the upgrade keeps its sketch; the older articles still have none.
         assert set(archive.story_sketches([SEED_ID, *(a.article_id for a in many)])) == {SEED_ID}
         # The dedupe's time index (revision 0004) covers the rows archived before it.
@@ -238,7 +263,8 @@ def indexed(engine: Engine, token: str) -> int:
         return int(found.scalar_one())
 
 
-def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_revision(db_url: str) -> None:
+def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_revision(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The archive as the parser before 0012 left it: the page's whole text, "<>" line included.
     url = (EMPTY_LINK / "url.txt").read_text(encoding="utf-8").strip()
     page = (EMPTY_LINK / "page.html").read_text(encoding="utf-8")
@@ -252,7 +278,9 @@ def test_an_empty_share_link_s_text_archived_before_0012_is_corrected_without_a_
     engine = create_archive_engine(db_url)
     try:
         old = Archive(engine)
-        old.upsert_article(before, T0)
+        with monkeypatch.context() as patched:
+            patched.setattr(Tally, "write", lambda *args, **kwargs: None)  # article_counts comes with 0011
+            old.upsert_article(before, T0)
         with engine.begin() as connection:
             connection.execute(text("INSERT INTO imported_posts (article_id, file_name, post_text, content_hash, "
                                     "imported_at) VALUES (:id, 'post.md', 'text', :hash, :at)"),

@@ -196,13 +196,13 @@ def test_seen_times(archive: Archive) -> None:
     assert archive.mark_seen_many(["NW000"], T0) == 0
     # An older sighting arriving late never moves last_seen_at back.
     assert archive.mark_seen_many([SEED_ID], T0 - timedelta(days=5)) == 1
-    known = archive.known_articles().get(article.url)
+    known = archive.known_articles([article.url]).get(article.url)
     assert known is not None and known.last_seen_at == T0 + timedelta(days=1)
     assert archive.upsert_article(article, T0 - timedelta(days=3)) == "unchanged"
-    known = archive.known_articles().get(article.url)
+    known = archive.known_articles([article.url]).get(article.url)
     assert known is not None and known.last_seen_at == T0 + timedelta(days=1)
     archive.upsert_article(seed_article(content_hash="hash-seed-2"), T0 + timedelta(days=2))
-    known = archive.known_articles().get(article.url)
+    known = archive.known_articles([article.url]).get(article.url)
     assert known is not None and known.last_seen_at == T0 + timedelta(days=2)
     # The earlier version was current from the first sighting to the last one before the change.
     assert archive.revisions(SEED_ID)[0].seen_from == T0
@@ -385,14 +385,19 @@ def test_simhash_keeps_all_64_bits(archive: Archive) -> None:
 def test_known_articles(archive: Archive) -> None:
     article = seed_article(etag='"v1"', last_modified="Mon, 14 Feb 2022 07:11:07 GMT")
     archive.upsert_article(article, T0)
-    known = archive.known_articles().get(article.url)
+    known = archive.known_articles([article.url]).get(article.url)
     assert known is not None
     assert (known.article_id, known.etag, known.last_modified, known.content_hash, known.origin_status) == (
         SEED_ID, '"v1"', "Mon, 14 Feb 2022 07:11:07 GMT", "hash-seed-1", "not_followed")
-    assert "https://finews.withounder.com/nothing.html" not in archive.known_articles()
+    assert "https://finews.withounder.com/nothing.html" not in archive.known_articles(
+        ["https://finews.withounder.com/nothing.html"])
     # New validators for unchanged content are kept without a revision.
     archive.upsert_article(replace(article, etag='"v2"'), T0 + timedelta(hours=1))
-    assert archive.known_articles()[article.url].etag == '"v2"'
+    nothing = "https://finews.withounder.com/nothing.html"
+    assert archive.known_articles([nothing, article.url, article.url])[article.url].etag == '"v2"'
+    assert list(archive.known_articles([nothing, article.url])) == [article.url]
+    many = [f"https://finews.withounder.com/{n}.html" for n in range(1200)]  # more than one statement's worth
+    assert list(archive.known_articles([*many, article.url])) == [article.url]
     assert archive.revisions(SEED_ID) == []
 
 

@@ -94,6 +94,8 @@ class FinewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         # What the incremental decisions need, read once (off the reactor thread) before the first request.
         await self.state.load()
+        if self.only_url:
+            await self.state.look_up_articles([self.policy.absolute(self.only_url, self.policy.site_url) or ""])
         for request in self._start_requests():
             yield request
 
@@ -125,13 +127,15 @@ class FinewsSpider(scrapy.Spider):
             links = parse_listing_links(response.text, response.url)
             self.crawler.stats.inc_value("newscrawl/spider/listing_read")
             self.state.remember_listing(response, links)
-        for followed in self._follow(links, response.url, listing_unchanged=response.status == 304):
+        wanted = await self._wanted(links, response.url)
+        for followed in self._follow(wanted, response.url, listing_unchanged=response.status == 304):
             yield followed
 
-    def _follow(self, hrefs: list[str], base_url: str,
-                listing_unchanged: bool = False) -> Iterator[scrapy.Request | ArticleSeen]:
+    async def _wanted(self, hrefs: list[str], base_url: str) -> dict[str, str | None]:
+        """The pages ``hrefs`` link that the crawl follows: URL → the article's slug, None for a listing; in
+        page order, each once. What the archive knows of the articles among them is looked up first."""
         stats = self.crawler.stats
-        wanted: dict[str, str | None] = {}  # URL → the article's slug, None for a listing; in page order, each once
+        wanted: dict[str, str | None] = {}
         for href in hrefs:
             link = self.policy.link(href, base_url)
             if link is None:
@@ -152,8 +156,16 @@ class FinewsSpider(scrapy.Spider):
             stats.inc_value("newscrawl/spider/links_capped")
             self.logger.warning("%s links %d pages; following the first %d (NEWSCRAWL_MAX_LINKS_PER_PAGE)",
                                 base_url, len(wanted), self.max_links_per_page)
+            wanted = dict(list(wanted.items())[:self.max_links_per_page])
+        await self.state.look_up_articles(url for url, slug in wanted.items()
+                                          if slug is not None and url not in self.scheduled)
+        return wanted
+
+    def _follow(self, wanted: dict[str, str | None], base_url: str,
+                listing_unchanged: bool = False) -> Iterator[scrapy.Request | ArticleSeen]:
+        stats = self.crawler.stats
         unchanged: list[str] = []
-        for url, slug in list(wanted.items())[:self.max_links_per_page or None]:
+        for url, slug in wanted.items():
             if url in self.scheduled:
                 continue
             if slug is not None and listing_unchanged and self.state.unchanged_since_listed(url):
@@ -175,7 +187,7 @@ class FinewsSpider(scrapy.Spider):
 
     # -- articles and their origin text -------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[Article | ArticleSeen | scrapy.Request]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Article | ArticleSeen | scrapy.Request]:
         article_id = article_id_from_url(response.url) or ""
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/spider/article_not_modified")
@@ -187,8 +199,11 @@ class FinewsSpider(scrapy.Spider):
         article.last_modified = _header(response, b"Last-Modified")
         self.crawler.stats.inc_value("newscrawl/spider/article_parsed")
         if not self._restricted:
-            yield from self._follow(parse_listing_links(response.text, response.url), response.url)
-        yield from self._with_origin_text(article)
+            wanted = await self._wanted(parse_listing_links(response.text, response.url), response.url)
+            for followed in self._follow(wanted, response.url):
+                yield followed
+        for item in self._with_origin_text(article):
+            yield item
 
     def _with_origin_text(self, article: Article) -> Iterator[Article | scrapy.Request]:
         if not article.share_url:

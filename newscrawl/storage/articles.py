@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.engine import Connection
 
 from newscrawl.items import Article, PostFile
@@ -30,6 +30,7 @@ from newscrawl.storage.models import CONTENT_COLUMNS
 from newscrawl.storage.rows import article_from_row, article_values, storage_flags
 from newscrawl.storage.sql import ARTICLES, IMPORTED, REVISIONS, id_chunks, insert_new, upsert
 from newscrawl.storage.stories import store_sketch
+from newscrawl.storage.summary import Tally, total_articles
 from newscrawl.storage.types import AwareDateTime, to_site_time
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,10 @@ class ArticleStore(ArchiveBase):
         seen_at = to_site_time(seen_at)
         with self._engine.begin() as connection:
             _lock_articles(connection, [article.article_id for article in articles])
-            return [_store(connection, article, seen_at, run_id) for article in articles]
+            tally = Tally()
+            outcomes = [_store(connection, article, seen_at, run_id, tally) for article in articles]
+            tally.write(connection)
+            return outcomes
 
     def upsert_imported(self, article: Article, seen_at: datetime, run_id: int | None = None) -> UpsertOutcome:
         """``upsert_article`` and, in the same transaction, the post file it was read from
@@ -101,7 +105,9 @@ class ArticleStore(ArchiveBase):
         seen_at = to_site_time(seen_at)
         with self._write() as connection:
             _lock_articles(connection, [article.article_id])
-            outcome = _store(connection, article, seen_at, run_id)
+            tally = Tally()
+            outcome = _store(connection, article, seen_at, run_id, tally)
+            tally.write(connection)
             # What the row holds now (an unchanged article keeps the hash it had; a new one is the article).
             stored_hash = article.content_hash if outcome == "new" and article.content_hash else connection.execute(
                 select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
@@ -156,14 +162,20 @@ class ArticleStore(ArchiveBase):
         ]
 
     def count_articles(self) -> int:
+        """How many articles are archived (the sum of ``article_counts``: no count of a million rows)."""
         with self._read() as connection:
-            return int(connection.execute(select(func.count()).select_from(ARTICLES)).scalar_one())
+            return total_articles(connection)
 
-    def known_articles(self) -> dict[str, KnownArticle]:
-        """Validators and content hash of every archived article, for conditional requests, keyed by
-        ``url`` (one query for a whole crawl)."""
+    def known_articles(self, urls: Iterable[str]) -> dict[str, KnownArticle]:
+        """Validators and content hash of those of ``urls`` that are archived, for conditional requests,
+        keyed by ``url``: index look-ups, one statement per 500 URLs (a crawl asks for the articles each
+        page links)."""
+        found: dict[str, KnownArticle] = {}
         with self._read() as connection:
-            return {row.url: KnownArticle(*row) for row in connection.execute(_KNOWN_SELECT)}
+            for chunk in id_chunks(sorted(set(urls))):
+                rows = connection.execute(_KNOWN_SELECT, {"urls": chunk})
+                found.update((row.url, KnownArticle(*row)) for row in rows)
+        return found
 
     def iter_articles(
         self, since: datetime | None = None, until: datetime | None = None, category: str | None = None
@@ -202,7 +214,7 @@ class ArticleStore(ArchiveBase):
 
 _KNOWN_SELECT = select(ARTICLES.c.article_id, ARTICLES.c.url, ARTICLES.c.etag, ARTICLES.c.last_modified,
                        ARTICLES.c.content_hash, ARTICLES.c.last_seen_at, ARTICLES.c.origin_status,
-                       ARTICLES.c.published_at)
+                       ARTICLES.c.published_at).where(ARTICLES.c.url.in_(bindparam("urls", expanding=True)))
 
 
 def _lock_articles(connection: Connection, article_ids: Iterable[str]) -> None:
@@ -224,7 +236,7 @@ def _lock_key(article_id: str) -> int:
 
 
 def _store(
-    connection: Connection, article: Article, seen_at: datetime, run_id: int | None
+    connection: Connection, article: Article, seen_at: datetime, run_id: int | None, tally: Tally
 ) -> UpsertOutcome:
     values = article_values(article, connection.dialect.name)
     # Insert first: a crawl stores mostly new articles, and then this one statement is the whole upsert.
@@ -232,6 +244,7 @@ def _store(
     if insert_new(connection, ARTICLES, first, key=("article_id",)):
         store_sketch(connection, article)
         search_module.index_article(connection, values)
+        tally.add(values)
         return "new"
     old = connection.execute(
         select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
@@ -270,6 +283,7 @@ def _store(
         revision=old["revision"] + 1,
     )
     upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
+    tally.move(old, values)
     store_sketch(connection, article, replace=True)
     search_module.reindex_article(connection, old, values)
     logger.debug("article %s changed (%s): revision %s", article.article_id,

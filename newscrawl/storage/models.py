@@ -202,6 +202,20 @@ class MissingOutputRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+
+class ArticleCountRow(Base):
+    """How many articles were published on a day (UTC+8) in a category (revision 0011): what ``newscrawl
+    stats`` reads instead of counting every article. Kept by the archive in the transaction of every write
+    of ``articles`` (newscrawl.storage.summary); NULL ``day`` or ``category`` as in ``articles``."""
+
+    __tablename__ = "article_counts"
+    __table_args__ = (Index(None, "day", "category", unique=True),)
+
+    count_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[str | None] = mapped_column(String(10))
+    category: Mapped[str | None] = mapped_column(Text)
+    articles: Mapped[int] = mapped_column(Integer)
+
 #: The side outputs ``missing_outputs`` tracks: a post file, the article page's WARC record, the origin
 #: answer's WARC record.
 OUTPUTS = ("post", "warc_page", "warc_origin")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import func, select, text
 
 from newscrawl.storage.articles import ArticleStore
 from newscrawl.storage.runs import RunLog
 from newscrawl.storage.sql import ARTICLES, REVISIONS
+from newscrawl.storage.summary import read_counts
 
 
 class Statistics(ArticleStore, RunLog):
@@ -19,35 +20,22 @@ class Statistics(ArticleStore, RunLog):
         """Counts for ``newscrawl stats``, JSON-ready: ``articles``, ``revisions``, ``stories``,
         ``per_category`` {category: articles} (None for uncategorised), ``per_day`` {YYYY-MM-DD in UTC+8:
         articles} (None for undated), ``runs`` (the latest ``recent_runs``, newest first)."""
-        day = self._day_expression()
+        # Index look-ups and the few thousand rows of article_counts: no read grows with the articles
+        # but the story count, which reads the index entries of the articles that are in a story.
+        story = ARTICLES.c.story_id
         with self.reading(), self._read() as connection:
             total = self.count_articles()
+            per_category, per_day = read_counts(connection)
             revisions = connection.execute(select(func.count()).select_from(REVISIONS)).scalar_one()
-            stories = connection.execute(select(func.count(ARTICLES.c.story_id.distinct()))).scalar_one()
-            category = ARTICLES.c.category
-            per_category = connection.execute(
-                select(category, func.count()).group_by(category).order_by(category.asc().nulls_last())
-            ).all()
-            per_day = connection.execute(
-                select(day, func.count()).select_from(ARTICLES).group_by(day).order_by(day)
-            ).all()
+            stories = connection.execute(select(func.count(story.distinct())).where(story.is_not(None))).scalar_one()
         return {
-            "articles": int(total),
+            "articles": total,
             "revisions": int(revisions),
             "stories": int(stories),
-            "per_category": {category: int(n) for category, n in per_category},
-            "per_day": {day_text: int(n) for day_text, n in per_day},
+            "per_category": per_category,
+            "per_day": per_day,
             "runs": [run.as_json() for run in self.runs(recent_runs)],
         }
-
-    def _day_expression(self) -> Any:
-        # The publication day in the site's time zone. SQLite stores +08:00 text, so the day is its
-        # first ten characters; PostgreSQL must be told which zone (INTERVAL: ISO sign, east positive).
-        if self.dialect == "postgresql":
-            # timezone(zone, t) is AT TIME ZONE in function form.
-            site_time = func.timezone(literal_column("INTERVAL '+08:00'"), ARTICLES.c.published_at)
-            return func.to_char(site_time, "YYYY-MM-DD")
-        return func.substr(ARTICLES.c.published_at, 1, 10)
 
     def size(self) -> tuple[int, int | None]:
         """(articles archived, bytes the database takes on disk or None when it cannot say)."""

@@ -17,7 +17,7 @@ Downgrading leaves the corrected rows: the older code then sees each such articl
 its next sighting, and stores the ``<>`` text again as a revision (nothing is lost).
 
 Revision ID: 0012_import_fix
-Revises: 0010_search_pg
+Revises: 0011_summary
 Create Date: 2026-12-06
 """
 
@@ -37,7 +37,7 @@ from newscrawl.storage.types import AwareDateTime
 from newscrawl.stories import simhash
 
 revision: str = "0012_import_fix"
-down_revision: str | Sequence[str] | None = "0010_search_pg"
+down_revision: str | Sequence[str] | None = "0011_summary"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
