@@ -1,5 +1,8 @@
 """Scrapy add-ons of newscrawl: settings that follow from other settings.
 
+``UserAgent``: every request names newscrawl, its version and, with NEWSCRAWL_CONTACT set, how to reach
+whoever runs the crawl: ``newscrawl/1.0 (+mailto:archive@example.org)``. A ``-s USER_AGENT=…`` still wins.
+
 ``RedisFrontier``: with NEWSCRAWL_REDIS_URL set, the crawl frontier (scheduler queue) and the duplicate
 filter live in Redis (scrapy-redis). Processes that are given the same NEWSCRAWL_REDIS_CRAWL_ID share
 one crawl: each request is made by exactly one of them, and the shared keys are kept when a process ends
@@ -16,7 +19,16 @@ from typing import Any
 
 from scrapy.exceptions import ScrapyDeprecationWarning
 
+from newscrawl import __version__
+from newscrawl.config import get_str
 from newscrawl.logredact import remember
+
+
+class UserAgent:
+    def update_settings(self, settings: Any) -> None:
+        contact = get_str(settings, "NEWSCRAWL_CONTACT")
+        agent = f"newscrawl/{__version__}" + (f" (+{contact})" if contact else "")
+        settings.set("USER_AGENT", agent, priority="addon")
 
 
 class RedisFrontier:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -118,6 +119,16 @@ def sqlite_path(db_url: str) -> str | None:
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 
 
+_EMAIL = re.compile(r"^(?:mailto:)?[^@\s<>()\[\];:,]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
+
+
+def _contact(value: Any) -> bool:
+    # Sent in every request's User-Agent header: nothing that could end the header or the comment. Empty: unset.
+    if not isinstance(value, str) or ")" in value:
+        return False
+    return value == "" or _url(value, ("http", "https")) or bool(_EMAIL.match(value))
+
+
 def _import_paths(value: Any) -> bool:
     paths = value.split(",") if isinstance(value, str) else value
     if not isinstance(paths, list | tuple):
@@ -142,6 +153,7 @@ KINDS: Mapping[str, Kind] = {
     "distance": Kind("a whole number from 0 to 64", lambda v: _number(v, whole=True, low=0, high=64)),
     "share": Kind("a share from 0 to 1, such as 0.2", lambda v: _number(v, whole=False, low=0, high=1)),
     "hours": Kind("a number of hours, 0 or more, such as 24", lambda v: _number(v, whole=False, low=0)),
+    "contact": Kind("an http:// or https:// URL or an e-mail address, such as mailto:archive@example.org", _contact),
     "import_paths": Kind("Python import paths of classes, separated by commas, such as "
                          "spidermon.contrib.actions.slack.notifiers.SendSlackMessageSpiderFinished", _import_paths),
 }
@@ -174,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "when set, every new or changed article is also written there as a Jekyll post",
         kind="path",
+    ),
+    Setting(
+        "NEWSCRAWL_CONTACT",
+        None,
+        "how the site's operator reaches whoever runs the crawl, named in the User-Agent of every request",
+        kind="contact",
     ),
     Setting(
         "NEWSCRAWL_FOLLOW_SHARE_LINKS",
@@ -383,6 +401,70 @@ def unknown_setting(name: str) -> str | None:
     close = difflib.get_close_matches(name, list(BY_NAME), n=1)
     hint = f" (did you mean {close[0]}?)" if close else " (docs/settings.md lists them)"
     return f"{name} is not a newscrawl setting{hint}"
+
+
+# -- typed accessors: how every component reads a NEWSCRAWL_* setting, the table's default when it is unset --
+
+_FLOATS = frozenset({"seconds", "days", "share", "hours"})
+_INTS = frozenset({"count", "bytes", "distance"})
+_LISTS = frozenset({"hosts", "import_paths"})
+
+
+def _raw(settings: SettingsLike, name: str, kinds: frozenset[str]) -> Any:
+    setting = BY_NAME[name]  # a name that is no setting is a bug: KeyError
+    if setting.kind not in kinds:
+        raise TypeError(f"{name} is a {setting.kind} setting")
+    value = settings.get(name)
+    return setting.default if value is None or value == "" else value
+
+
+def get_bool(settings: SettingsLike, name: str) -> bool:
+    """A true-or-false setting, read as Scrapy's ``Settings.getbool`` reads it."""
+    value = _raw(settings, name, frozenset({"bool"}))
+    if value in ("True", "true"):
+        return True
+    if value in ("False", "false"):
+        return False
+    return bool(int(value))
+
+
+def get_float(settings: SettingsLike, name: str) -> float:
+    """A setting of seconds, days, hours or a share."""
+    return float(_raw(settings, name, _FLOATS))
+
+
+def get_int(settings: SettingsLike, name: str) -> int:
+    """A setting that is a whole number (a count, bytes, a distance)."""
+    return int(_raw(settings, name, _INTS))
+
+
+def get_list(settings: SettingsLike, name: str) -> list[str]:
+    """A comma-separated setting (host names, import paths), without empty entries."""
+    value = _raw(settings, name, _LISTS)
+    items = value.split(",") if isinstance(value, str) else value or ()
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def get_url(settings: SettingsLike, name: str) -> str:
+    """The site's or the archive's URL (both have a default)."""
+    return str(_raw(settings, name, frozenset({"site_url", "db_url"})))
+
+
+def get_str(settings: SettingsLike, name: str) -> str | None:
+    """A text, Redis URL or contact setting, None when unset (none has a default)."""
+    value = _raw(settings, name, frozenset({"text", "redis_url", "contact"}))
+    return None if value is None else str(value)
+
+
+def get_path(settings: SettingsLike, name: str) -> Path:
+    """A file or folder setting that has a default (NEWSCRAWL_WARC_DIR, NEWSCRAWL_LOCK_FILE)."""
+    return Path(_raw(settings, name, frozenset({"path"})))
+
+
+def get_optional_path(settings: SettingsLike, name: str) -> Path | None:
+    """A file or folder setting that is off when unset (NEWSCRAWL_POSTS_DIR, NEWSCRAWL_STATS_FILE, ...)."""
+    value = _raw(settings, name, frozenset({"path"}))
+    return None if value is None else Path(value)
 
 
 def _shown(value: Any) -> str:

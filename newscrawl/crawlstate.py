@@ -1,7 +1,8 @@
 """What a crawl remembers from earlier runs: the archive handle and the HTTP validators it keeps.
 
-One ``CrawlState`` per crawler, shared by the spider (which asks what validators to send) and the
-pipelines (which store through the same ``Archive``). With NEWSCRAWL_INCREMENTAL on, an archived article
+One ``CrawlState`` per crawler, a Scrapy extension the others look up with ``crawler.get_extension``
+(``CrawlState.of``): the spider asks it what validators to send, the pipelines and the other extensions
+store through its ``Archive``. With NEWSCRAWL_INCREMENTAL on, an archived article
 is re-requested with ``If-None-Match`` / ``If-Modified-Since`` and a 304 answer costs no download; a listing
 page that answers 304 gives back the links it had last time. docs/crawling.md describes the rules.
 
@@ -31,10 +32,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from newscrawl.config import get_bool, get_float, get_url
 from newscrawl.storage import Archive
 
 if TYPE_CHECKING:
@@ -91,16 +94,23 @@ class CrawlState:
     _story_turn_holder: int | None = field(default=None, repr=False)
 
     @classmethod
-    def for_crawler(cls, crawler: Crawler) -> CrawlState:
-        state: CrawlState | None = getattr(crawler, "_newscrawl_state", None)
+    def from_crawler(cls, crawler: Crawler) -> CrawlState:
+        """The crawl's state, made by Scrapy as an extension (EXTENSIONS in newscrawl.settings)."""
+        settings = crawler.settings
+        state = cls(archive=Archive.open(get_url(settings, "NEWSCRAWL_DB_URL")),
+                    incremental=get_bool(settings, "NEWSCRAWL_INCREMENTAL"), crawler=crawler,
+                    db_retry_seconds=get_float(settings, "NEWSCRAWL_DB_RETRY_SECONDS"),
+                    recheck_days=get_float(settings, "NEWSCRAWL_RECHECK_DAYS"))
+        crawler.signals.connect(state.close, signal=signals.engine_stopped)
+        return state
+
+    @staticmethod
+    def of(crawler: Crawler) -> CrawlState:
+        """The crawl's state, looked up through Scrapy's public API (once the extensions exist: from the
+        pipelines' ``from_crawler`` on, or from the spider's ``start``)."""
+        state = crawler.get_extension(CrawlState)
         if state is None:
-            archive = Archive.open(crawler.settings.get("NEWSCRAWL_DB_URL"))
-            state = cls(archive=archive, incremental=crawler.settings.getbool("NEWSCRAWL_INCREMENTAL", True),
-                        crawler=crawler,
-                        db_retry_seconds=crawler.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS", 60.0),
-                        recheck_days=crawler.settings.getfloat("NEWSCRAWL_RECHECK_DAYS", 3.0))
-            crawler._newscrawl_state = state  # type: ignore[attr-defined]
-            crawler.signals.connect(state.close, signal=signals.engine_stopped)
+            raise NotConfigured("newscrawl.crawlstate.CrawlState is not among the EXTENSIONS")
         return state
 
     def close(self, **_: Any) -> None:

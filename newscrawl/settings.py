@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scrapy.settings import default_settings
 
-from newscrawl import __version__, crawllog, logredact
+from newscrawl import crawllog, logredact
 from newscrawl.config import from_environment
 
 # Scrapy imports this module before it configures logging: from here on no log line carries a password,
@@ -25,7 +25,6 @@ COMMANDS_MODULE = "newscrawl.commands"
 
 globals().update(from_environment())
 
-USER_AGENT = f"newscrawl/{__version__} (+https://github.com/newscrawl/newscrawl; archive of finews.withounder.com)"
 ROBOTSTXT_OBEY = True
 
 AUTOTHROTTLE_ENABLED = True
@@ -77,6 +76,8 @@ REMOTE_CONTROL_ENABLED = False
 _REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"
 EXTENSIONS_BASE = {path: order for path, order in default_settings.EXTENSIONS_BASE.items() if path != _REMOTE_CONTROL}
 EXTENSIONS = {
+    # Made first: the others look it up (CrawlState.of).
+    "newscrawl.crawlstate.CrawlState": 50,
     "newscrawl.extensions.RunRecordExtension": 100,
     "newscrawl.monitors.CoverageExtension": 105,
     "newscrawl.extensions.RawArchiveExtension": 110,
@@ -86,6 +87,7 @@ EXTENSIONS = {
     "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }
 ADDONS = {
+    "newscrawl.addons.UserAgent": 0,  # USER_AGENT from NEWSCRAWL_CONTACT
     "newscrawl.addons.RedisFrontier": 0,
 }
 DOWNLOADER_MIDDLEWARES = {

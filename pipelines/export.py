@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
+from newscrawl.config import get_optional_path
 from newscrawl.crawlstate import CrawlState, is_unavailable
 from newscrawl.export import PostWriter
 from newscrawl.items import Article
@@ -49,11 +50,11 @@ class ExportPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExportPipeline:
-        posts_dir = crawler.settings.get("NEWSCRAWL_POSTS_DIR")
-        if not posts_dir:
+        posts_dir = get_optional_path(crawler.settings, "NEWSCRAWL_POSTS_DIR")
+        if posts_dir is None:
             raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
         assert crawler.stats is not None
-        return cls(Path(posts_dir), crawler.stats, CrawlState.for_crawler(crawler))
+        return cls(posts_dir, crawler.stats, CrawlState.of(crawler))
 
     async def open_spider(self) -> None:
         state = self.state
