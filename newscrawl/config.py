@@ -474,5 +474,6 @@ def _shown(value: Any) -> str:
     return redact(repr(value))
 
 
-# The site publishes in China Standard Time; every published_at is expressed in this zone.
+#: The site's time zone (its _config.yml: Asia/Shanghai, China Standard Time, without daylight saving time
+#: since 1991): every published_at is expressed in it, and a post file's date says +0800. The one definition.
 SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")

@@ -31,17 +31,18 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
+from newscrawl.config import SITE_TZ
 from newscrawl.items import Article
 
-SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")
-SITE_OFFSET = "+0800"
+# The offset a post file's date line carries: "+0800".
+SITE_OFFSET = datetime(2000, 1, 1, tzinfo=SITE_TZ).strftime("%z")
 
 # Characters a post name may not hold: path separators, NUL and other controls, white space (Jekyll would
 # put it in the URL), and the characters Windows refuses, so an export folder can be copied anywhere.
