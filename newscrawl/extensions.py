@@ -204,6 +204,7 @@ class RawArchiveExtension:
         self.directory = directory
         self.crawler = crawler
         self.archive: WarcArchive | None = None
+        self.state: CrawlState | None = None
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -222,7 +223,7 @@ class RawArchiveExtension:
         assert self.crawler.stats is not None
         article_id = _article_id(request, kind)
         output = self.KINDS[kind]
-        state = CrawlState.of(self.crawler)
+        state = self.state = self.state or CrawlState.of(self.crawler)
         try:
             if self.archive is None:
                 self.archive = WarcArchive(self.directory)

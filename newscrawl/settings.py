@@ -47,10 +47,6 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # The spider's errback logs the one WARNING line for a page given up (URL and reason); Scrapy's own
 # "Gave up retrying" line would be a second one, at ERROR. Its count stays in the retry/max_reached stat.
 RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
-# A bad value is reported by the check at start (newscrawl.config), not by a traceback here.
-_MAX_PAGE_BYTES = from_environment()["NEWSCRAWL_MAX_PAGE_BYTES"] or ""
-DOWNLOAD_MAXSIZE = int(_MAX_PAGE_BYTES) if _MAX_PAGE_BYTES.strip().isdigit() else 10485760
-DOWNLOAD_WARNSIZE = DOWNLOAD_MAXSIZE // 2
 REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 4
 
@@ -87,7 +83,7 @@ EXTENSIONS = {
     "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }
 ADDONS = {
-    "newscrawl.addons.UserAgent": 0,  # USER_AGENT from NEWSCRAWL_CONTACT
+    "newscrawl.addons.Limits": 0,  # USER_AGENT, DOWNLOAD_MAXSIZE from NEWSCRAWL_CONTACT, NEWSCRAWL_MAX_PAGE_BYTES
     "newscrawl.addons.RedisFrontier": 0,
 }
 DOWNLOADER_MIDDLEWARES = {

@@ -30,7 +30,6 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -76,18 +75,6 @@ class FinewsSpider(scrapy.Spider):
         spider.follow_share_links = get_bool(settings, "NEWSCRAWL_FOLLOW_SHARE_LINKS")
         spider.max_links_per_page = get_int(settings, "NEWSCRAWL_MAX_LINKS_PER_PAGE")
         return spider
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        # DOWNLOAD_MAXSIZE is Scrapy's name for NEWSCRAWL_MAX_PAGE_BYTES; settings.py can only copy the
-        # environment's value, so a `-s NEWSCRAWL_MAX_PAGE_BYTES=…` is carried over here, at its own
-        # priority (an explicit `-s DOWNLOAD_MAXSIZE=…` still wins over an environment value).
-        priority = settings.getpriority("NEWSCRAWL_MAX_PAGE_BYTES")
-        if priority is not None:
-            max_bytes = get_int(settings, "NEWSCRAWL_MAX_PAGE_BYTES")
-            settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority=priority)
-            settings.set("DOWNLOAD_WARNSIZE", max_bytes // 2, priority=priority)
 
     # -- what to start with ------------------------------------------------------------------------
 
