@@ -20,7 +20,6 @@ state marks it gone, so every later write fails at once instead of waiting again
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -34,7 +33,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
-from scrapy.statscollectors import StatsCollector
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from newscrawl.config import get_bool, get_float, get_url
@@ -237,11 +235,8 @@ class CrawlState:
             return False, None
 
     def _count(self, key: str) -> None:
-        stats: StatsCollector | None = None
-        with contextlib.suppress(RuntimeError):  # Scrapy sets a crawler's stats only when the crawl starts
-            stats = self.crawler.stats if self.crawler is not None else None
-        if stats is not None:
-            stats.inc_value(key)
+        if self.crawler is not None:  # an extension: made after the crawler's stats
+            self.crawler.stats.inc_value(key)
 
     def _unavailable(self, consequence: str, error: BaseException) -> None:
         self._count("newscrawl/state/database_unavailable")
