@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 import harness  # noqa: E402
 
+from newscrawl.config import SITE_TZ  # noqa: E402
 from newscrawl.items import Article  # noqa: E402
 from newscrawl.parsers.text import html_to_text  # noqa: E402
 from newscrawl.storage import Archive  # noqa: E402
-from newscrawl.storage.types import SITE_TZ  # noqa: E402
 
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus" / "finews"
 DEMO_POSTS = ROOT / "newscrawl" / "demo" / "posts"

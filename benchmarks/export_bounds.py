@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import timeit
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import harness  # noqa: E402
 import yaml  # noqa: E402
 
 from newscrawl import jekyll  # noqa: E402
+from newscrawl.config import SITE_TZ  # noqa: E402
 from newscrawl.items import Article  # noqa: E402
 
 SITE_TEMPLATE = REPO_ROOT / "tests" / "fixtures" / "jekyll_site"
@@ -63,7 +64,7 @@ def body(kind: str, count: int) -> str:
 
 def build(kind: str, count: int, bounded: bool) -> dict[str, Any]:
     article = Article(article_id="B", url="https://finews.withounder.com/c/2022/02/14/B.html", title="t",
-                      published_at=datetime(2022, 2, 14, 15, 11, 7, tzinfo=timezone(timedelta(hours=8))),
+                      published_at=datetime(2022, 2, 14, 15, 11, 7, tzinfo=SITE_TZ),
                       category="c", body_html=body(kind, count))
     text = jekyll.render_post(article)
     if not bounded:  # the post as it would be without the bounded form

@@ -33,12 +33,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import harness
+
+from newscrawl.config import SITE_TZ as CST
 
 SITE_URL = "https://finews.withounder.com"  # site.url of _config.yml: what canonical URLs and the feed use
 SITE_TITLE = "金融消息"
@@ -46,7 +48,6 @@ AUTHOR = "ZNing"
 LANG = "zh-CN"
 JEKYLL_VERSION = "4.3.1"
 SEO_VERSION = "2.8.0"
-CST = timezone(timedelta(hours=8))
 EMNEWS = "emnews"
 EMNEWS_TAG = "东财滚动新闻"
 ORIGIN_SHARE = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode="

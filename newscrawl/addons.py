@@ -1,5 +1,10 @@
 """Scrapy add-ons of newscrawl: settings that follow from other settings.
 
+``Limits``: every request names newscrawl, its version and, with NEWSCRAWL_CONTACT set, how to reach
+whoever runs the crawl (``USER_AGENT``: ``newscrawl/1.0 (+mailto:archive@example.org)``); DOWNLOAD_MAXSIZE
+(and DOWNLOAD_WARNSIZE, half of it) is NEWSCRAWL_MAX_PAGE_BYTES, at that setting's own priority: a
+``-s DOWNLOAD_MAXSIZE=…`` still wins over an environment value, as ``-s USER_AGENT=…`` wins.
+
 ``RedisFrontier``: with NEWSCRAWL_REDIS_URL set, the crawl frontier (scheduler queue) and the duplicate
 filter live in Redis (scrapy-redis). Processes that are given the same NEWSCRAWL_REDIS_CRAWL_ID share
 one crawl: each request is made by exactly one of them, and the shared keys are kept when a process ends
@@ -16,7 +21,19 @@ from typing import Any
 
 from scrapy.exceptions import ScrapyDeprecationWarning
 
+from newscrawl import __version__
+from newscrawl.config import get_int, get_str
 from newscrawl.logredact import remember
+
+
+class Limits:
+    def update_settings(self, settings: Any) -> None:
+        contact = get_str(settings, "NEWSCRAWL_CONTACT")
+        settings.set("USER_AGENT", f"newscrawl/{__version__}" + (f" (+{contact})" if contact else ""), "addon")
+        priority = settings.getpriority("NEWSCRAWL_MAX_PAGE_BYTES") or "addon"
+        max_bytes = get_int(settings, "NEWSCRAWL_MAX_PAGE_BYTES")
+        settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority=priority)
+        settings.set("DOWNLOAD_WARNSIZE", max_bytes // 2, priority=priority)
 
 
 class RedisFrontier:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from newscrawl.config import get_url
 from newscrawl.runs import RunSummary
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 
 class CrawlFailed(Exception):
     """The crawl could not start or ended without a summary; the message says why."""
 
 
-def crawl_settings(overrides: Mapping[str, str]) -> object:
+def crawl_settings(overrides: Mapping[str, str]) -> Settings:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawl.settings")
     from scrapy.utils.project import get_project_settings
 
@@ -29,10 +34,11 @@ def crawl_settings(overrides: Mapping[str, str]) -> object:
 def run_crawl(overrides: Mapping[str, str]) -> RunSummary:
     from scrapy.crawler import CrawlerProcess
 
+    from newscrawl.extensions import RunRecordExtension
     from newscrawl.storage import Archive, SchemaOutOfDate
 
     settings = crawl_settings(overrides)
-    db_url = settings.get("NEWSCRAWL_DB_URL")  # type: ignore[attr-defined]
+    db_url = get_url(settings, "NEWSCRAWL_DB_URL")
     try:
         # Creates the schema of a new database; refuses one that is behind the code's schema.
         Archive.open(db_url).close()
@@ -43,12 +49,14 @@ def run_crawl(overrides: Mapping[str, str]) -> RunSummary:
         from newscrawl.messages import one_line
 
         raise CrawlFailed(redact(f"cannot open the archive {db_url}: {one_line(error)}")) from None
-    process = CrawlerProcess(settings)  # type: ignore[arg-type]
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler("finews")
     process.crawl(crawler)
     process.start()
-    extension = getattr(crawler, "_newscrawl_runs", None)
+    try:
+        extension = crawler.get_extension(RunRecordExtension)
+    except RuntimeError:  # the crawl stopped before Scrapy made its extensions
+        extension = None
     if extension is None or extension.summary is None:
         raise CrawlFailed("the crawl ended before it could report (see the log above)")
-    summary: RunSummary = extension.summary
-    return summary
+    return extension.summary

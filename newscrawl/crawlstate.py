@@ -1,7 +1,8 @@
 """What a crawl remembers from earlier runs: the archive handle and the HTTP validators it keeps.
 
-One ``CrawlState`` per crawler, shared by the spider (which asks what validators to send) and the
-pipelines (which store through the same ``Archive``). With NEWSCRAWL_INCREMENTAL on, an archived article
+One ``CrawlState`` per crawler, a Scrapy extension the others look up with ``crawler.get_extension``
+(``CrawlState.of``): the spider asks it what validators to send, the pipelines and the other extensions
+store through its ``Archive``. With NEWSCRAWL_INCREMENTAL on, an archived article
 is re-requested with ``If-None-Match`` / ``If-Modified-Since`` and a 304 answer costs no download; a listing
 page that answers 304 gives back the links it had last time. docs/crawling.md describes the rules.
 
@@ -20,7 +21,6 @@ state marks it gone, so every later write fails at once instead of waiting again
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
-from scrapy.statscollectors import StatsCollector
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from newscrawl.config import get_bool, get_float, get_url
 from newscrawl.storage import Archive
 
 if TYPE_CHECKING:
@@ -98,16 +99,23 @@ class CrawlState:
     _story_turn_holder: int | None = field(default=None, repr=False)
 
     @classmethod
-    def for_crawler(cls, crawler: Crawler) -> CrawlState:
-        state: CrawlState | None = getattr(crawler, "_newscrawl_state", None)
+    def from_crawler(cls, crawler: Crawler) -> CrawlState:
+        """The crawl's state, made by Scrapy as an extension (EXTENSIONS in newscrawl.settings)."""
+        settings = crawler.settings
+        state = cls(archive=Archive.open(get_url(settings, "NEWSCRAWL_DB_URL")),
+                    incremental=get_bool(settings, "NEWSCRAWL_INCREMENTAL"), crawler=crawler,
+                    db_retry_seconds=get_float(settings, "NEWSCRAWL_DB_RETRY_SECONDS"),
+                    recheck_days=get_float(settings, "NEWSCRAWL_RECHECK_DAYS"))
+        crawler.signals.connect(state.close, signal=signals.engine_stopped)
+        return state
+
+    @staticmethod
+    def of(crawler: Crawler) -> CrawlState:
+        """The crawl's state, looked up through Scrapy's public API (once the extensions exist: from the
+        pipelines' ``from_crawler`` on, or from the spider's ``start``)."""
+        state = crawler.get_extension(CrawlState)
         if state is None:
-            archive = Archive.open(crawler.settings.get("NEWSCRAWL_DB_URL"))
-            state = cls(archive=archive, incremental=crawler.settings.getbool("NEWSCRAWL_INCREMENTAL", True),
-                        crawler=crawler,
-                        db_retry_seconds=crawler.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS", 60.0),
-                        recheck_days=crawler.settings.getfloat("NEWSCRAWL_RECHECK_DAYS", 3.0))
-            crawler._newscrawl_state = state  # type: ignore[attr-defined]
-            crawler.signals.connect(state.close, signal=signals.engine_stopped)
+            raise NotConfigured("newscrawl.crawlstate.CrawlState is not among the EXTENSIONS")
         return state
 
     def close(self, **_: Any) -> None:
@@ -247,11 +255,8 @@ class CrawlState:
             return False, None
 
     def _count(self, key: str) -> None:
-        stats: StatsCollector | None = None
-        with contextlib.suppress(RuntimeError):  # Scrapy sets a crawler's stats only when the crawl starts
-            stats = self.crawler.stats if self.crawler is not None else None
-        if stats is not None:
-            stats.inc_value(key)
+        if self.crawler is not None:  # an extension: made after the crawler's stats
+            self.crawler.stats.inc_value(key)
 
     def _unavailable(self, consequence: str, error: BaseException) -> None:
         self._count("newscrawl/state/database_unavailable")

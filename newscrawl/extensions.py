@@ -29,7 +29,7 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response, TextResponse
 from twisted.internet import task
 
-from newscrawl.config import DEFAULTS
+from newscrawl.config import DEFAULTS, get_bool, get_float, get_optional_path, get_path, get_url
 from newscrawl.crawlstate import CrawlState, is_unavailable
 from newscrawl.logredact import redact
 from newscrawl.runs import RunSummary, summarise
@@ -53,19 +53,17 @@ class RunRecordExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecordExtension:
-        extension = cls(crawler)
-        crawler._newscrawl_runs = extension  # type: ignore[attr-defined]
-        return extension
+        return cls(crawler)
 
     async def spider_opened(self, spider: Spider) -> None:
-        state = CrawlState.for_crawler(self.crawler)
+        state = CrawlState.of(self.crawler)
         settings = self.crawler.settings
         # Passwords are taken out by the archive (logredact.redact_settings), the one place that writes runs.
         recorded: dict[str, Any] = {name: settings.get(name) for name in RECORDED_SETTINGS}
         recorded["spider_args"] = {k: getattr(spider, k) for k in ("only_category", "only_url") if hasattr(spider, k)}
         # A run that ended while the database was away recorded its end in a file: record it now.
         pending = unrecorded_runs_file(settings)
-        for run in read_unrecorded_runs(pending, settings.get("NEWSCRAWL_DB_URL")):
+        for run in read_unrecorded_runs(pending, get_url(settings, "NEWSCRAWL_DB_URL")):
             recorded_late = await state.in_thread(partial(
                 state.archive.finish_run, run["run_id"], run["outcome"], run["counts"],
                 finished_at=datetime.fromisoformat(run["finished_at"]), pid=run["pid"]),
@@ -77,12 +75,13 @@ class RunRecordExtension:
         for run_id in await state.in_thread(state.archive.interrupt_stale_runs, "recording stale runs"):
             logger.warning("run %d ended without finishing (killed?); recorded as interrupted", run_id)
         state.run_id = await state.in_thread(
-            lambda: state.archive.start_run(site_url=settings.get("NEWSCRAWL_SITE_URL"), settings=recorded),
+            lambda: state.archive.start_run(site_url=get_url(settings, "NEWSCRAWL_SITE_URL"), settings=recorded),
             "recording the start of the run")
         self.started = time.monotonic()
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        state = CrawlState.for_crawler(self.crawler)
+        state = CrawlState.of(self.crawler)
+        settings = self.crawler.settings
         assert self.crawler.stats is not None
         self.summary = summarise(self.crawler.stats.get_stats(), reason, time.monotonic() - self.started)
         coverage = await state.in_thread(lambda: self._monitor(spider, state), "assessing the run")
@@ -102,30 +101,30 @@ class RunRecordExtension:
                     raise
                 # Left "running", the next run would call it interrupted: its end is kept in a file instead,
                 # and the next run records it (the database is given up or still away; no point waiting).
-                pending = unrecorded_runs_file(self.crawler.settings)
-                keep_unrecorded_run(pending, self.crawler.settings.get("NEWSCRAWL_DB_URL"), {
+                pending = unrecorded_runs_file(settings)
+                keep_unrecorded_run(pending, get_url(settings, "NEWSCRAWL_DB_URL"), {
                     "run_id": run_id, "pid": os.getpid(), "outcome": summary.outcome, "counts": counts,
                     "finished_at": finished_at.isoformat()})
                 logger.error("the end of run %d (%s) could not be recorded, the database is unavailable; kept in "
                              "%s for the next run to record", run_id, summary.outcome, pending)
-        metrics_file = self.crawler.settings.get("NEWSCRAWL_METRICS_FILE")
+        metrics_file = get_optional_path(settings, "NEWSCRAWL_METRICS_FILE")
         if metrics_file:
             from newscrawl.metrics import write_run_metrics
 
+            warc_dir = get_path(settings, "NEWSCRAWL_WARC_DIR")
             try:
-                await state.in_thread(lambda: write_run_metrics(
-                    Path(metrics_file), summary, coverage, state.archive,
-                    self.crawler.settings.get("NEWSCRAWL_WARC_DIR")), "writing the metrics file")
+                await state.in_thread(lambda: write_run_metrics(metrics_file, summary, coverage, state.archive,
+                                                                warc_dir), "writing the metrics file")
             except Exception as error:  # the metrics file must not hide the run's own outcome
                 logger.error("the metrics file %s could not be written: %s: %s", metrics_file,
                              type(error).__name__, error)
-        stats_file = self.crawler.settings.get("NEWSCRAWL_STATS_FILE")
+        stats_file = get_optional_path(settings, "NEWSCRAWL_STATS_FILE")
         if stats_file:
             record = {"summary": self.summary.counts(), "outcome": self.summary.outcome,
                       "reason": self.summary.reason, "run_id": state.run_id,
                       "stats": self.crawler.stats.get_stats()}
-            Path(stats_file).parent.mkdir(parents=True, exist_ok=True)
-            Path(stats_file).write_text(json.dumps(record, default=str, ensure_ascii=False, indent=1), "utf-8")
+            stats_file.parent.mkdir(parents=True, exist_ok=True)
+            stats_file.write_text(json.dumps(record, default=str, ensure_ascii=False, indent=1), "utf-8")
 
     def engine_stopped(self) -> None:
         # The last line of the log, after Scrapy's stats dump: `scrapy crawl finews` ends with the same
@@ -149,7 +148,7 @@ class RunRecordExtension:
 
 def unrecorded_runs_file(settings: Any) -> Path:
     """Where run ends that could not be recorded wait for the next run: beside the run lock file."""
-    lock_file = Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock")
+    lock_file = get_path(settings, "NEWSCRAWL_LOCK_FILE")
     return lock_file.with_name(lock_file.name + ".unrecorded-runs.json")
 
 
@@ -205,14 +204,15 @@ class RawArchiveExtension:
         self.directory = directory
         self.crawler = crawler
         self.archive: WarcArchive | None = None
+        self.state: CrawlState | None = None
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RawArchiveExtension:
-        if not crawler.settings.getbool("NEWSCRAWL_RAW_ARCHIVE", True):
+        if not get_bool(crawler.settings, "NEWSCRAWL_RAW_ARCHIVE"):
             raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
-        return cls(Path(crawler.settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), crawler)
+        return cls(get_path(crawler.settings, "NEWSCRAWL_WARC_DIR"), crawler)
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         kind = request.meta.get("newscrawl_kind")
@@ -223,7 +223,7 @@ class RawArchiveExtension:
         assert self.crawler.stats is not None
         article_id = _article_id(request, kind)
         output = self.KINDS[kind]
-        state = CrawlState.for_crawler(self.crawler)
+        state = self.state = self.state or CrawlState.of(self.crawler)
         try:
             if self.archive is None:
                 self.archive = WarcArchive(self.directory)
@@ -282,7 +282,7 @@ class ProgressExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
-        interval = crawler.settings.getfloat("NEWSCRAWL_PROGRESS_INTERVAL", 30.0)
+        interval = get_float(crawler.settings, "NEWSCRAWL_PROGRESS_INTERVAL")
         if interval <= 0:
             raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
         return cls(crawler, interval)

@@ -53,6 +53,8 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from newscrawl.config import get_float
+
 logger = logging.getLogger(__name__)
 
 #: The request meta keys of a lease: its number in this process, and whether a dead process had it before.
@@ -131,7 +133,7 @@ class LeasedQueue(PriorityQueue):  # type: ignore[misc]  # scrapy-redis has no t
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         prefix = self.key.rsplit(":", 1)[0]
         self.keys = [self.key, f"{prefix}:holders", f"{prefix}:requeued", f"{prefix}:leased:", f"{prefix}:alive:"]
-        self.lease_ms = round(1000 * self.crawler.settings.getfloat("NEWSCRAWL_REDIS_LEASE_SECONDS", 10.0))
+        self.lease_ms = round(1000 * get_float(self.crawler.settings, "NEWSCRAWL_REDIS_LEASE_SECONDS"))
         self.leased: set[int] = set()  # the numbers of this process's leases not yet acknowledged
         self.next_lease = 1
         self.held: deque[Request] = deque()  # taken by the idle poll, handed to the engine, not yet started
@@ -284,7 +286,7 @@ class SharedCrawlEnd:
     def __init__(self, crawler: Crawler) -> None:
         assert crawler.stats is not None
         self.crawler = crawler
-        self.wait = IdleWait(crawler.stats, crawler.settings.getfloat("NEWSCRAWL_REDIS_IDLE_SECONDS", 15.0))
+        self.wait = IdleWait(crawler.stats, get_float(crawler.settings, "NEWSCRAWL_REDIS_IDLE_SECONDS"))
         self.poll = task.LoopingCall(self.poll_once)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)

@@ -21,10 +21,11 @@ Each reason is one line: what, the share before and now, and two example URLs.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from newscrawl.config import SettingsLike, get_float, get_int
 from newscrawl.coverage import FIELDS, Coverage
 
 
@@ -42,18 +43,17 @@ class Thresholds:
     min_articles: int = 10
 
     @classmethod
-    def from_settings(cls, get_float: Callable[[str, float], float]) -> Thresholds:
-        """Read from settings through a getter such as Scrapy's ``settings.getfloat``."""
-        defaults = cls()
+    def from_settings(cls, settings: SettingsLike) -> Thresholds:
+        """Read from Scrapy settings (or a mapping), unset ones at their documented default."""
         return cls(
-            rise=get_float("NEWSCRAWL_MONITOR_RISE", defaults.rise),
-            field_share=get_float("NEWSCRAWL_MONITOR_FIELD_SHARE", defaults.field_share),
-            origin_share=get_float("NEWSCRAWL_MONITOR_ORIGIN_SHARE", defaults.origin_share),
-            drop_share=get_float("NEWSCRAWL_MONITOR_DROP_SHARE", defaults.drop_share),
-            stale_hours=get_float("NEWSCRAWL_MONITOR_STALE_HOURS", defaults.stale_hours),
-            history=int(get_float("NEWSCRAWL_MONITOR_HISTORY", defaults.history)),
-            min_runs=int(get_float("NEWSCRAWL_MONITOR_MIN_RUNS", defaults.min_runs)),
-            min_articles=int(get_float("NEWSCRAWL_MONITOR_MIN_ARTICLES", defaults.min_articles)),
+            rise=get_float(settings, "NEWSCRAWL_MONITOR_RISE"),
+            field_share=get_float(settings, "NEWSCRAWL_MONITOR_FIELD_SHARE"),
+            origin_share=get_float(settings, "NEWSCRAWL_MONITOR_ORIGIN_SHARE"),
+            drop_share=get_float(settings, "NEWSCRAWL_MONITOR_DROP_SHARE"),
+            stale_hours=get_float(settings, "NEWSCRAWL_MONITOR_STALE_HOURS"),
+            history=get_int(settings, "NEWSCRAWL_MONITOR_HISTORY"),
+            min_runs=get_int(settings, "NEWSCRAWL_MONITOR_MIN_RUNS"),
+            min_articles=get_int(settings, "NEWSCRAWL_MONITOR_MIN_ARTICLES"),
         )
 
 

@@ -1,4 +1,4 @@
-"""An ``Article`` → a Jekyll post file in the finews site's own layout, and back (see docs/parsing.md, docs/export.md).
+"""An ``Article`` → a Jekyll post file in the finews site's own layout (see docs/parsing.md, docs/export.md).
 
 ``render_post`` writes what the site's post files hold (INTERFACE.md, "The Jekyll post layout")::
 
@@ -31,17 +31,18 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
+from newscrawl.config import SITE_TZ
 from newscrawl.items import Article
 
-SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")
-SITE_OFFSET = "+0800"
+# The offset a post file's date line carries: "+0800".
+SITE_OFFSET = datetime(2000, 1, 1, tzinfo=SITE_TZ).strftime("%z")
 
 # Characters a post name may not hold: path separators, NUL and other controls, white space (Jekyll would
 # put it in the URL), and the characters Windows refuses, so an export folder can be copied anywhere.
@@ -59,7 +60,6 @@ _WINDOWS_DEVICE = re.compile(r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])
 # Its C emitter is libyaml itself and 5 times faster than the pure-Python one (40 against 225 µs a title
 # line, docs/export.md); the pure-Python one, used where PyYAML was built without libyaml, reads back the same.
 _DUMPER_BASE: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 class FrontMatterDumper(_DUMPER_BASE):  # type: ignore[misc]
@@ -122,9 +122,6 @@ _MARKDOWN_BLOCK_START = re.compile(r"\A(?:[-+*:=>]|\d+[.)](?:\s|\Z))")
 # Share links are one autolink line "<http…>": characters that would end or break that line are escaped, and
 # "|", which would make kramdown read the line as a table row.
 _AUTOLINK_UNSAFE = re.compile(r"[\s<>|\x00-\x1f\x7f]")
-# The back-link footer lines: Markdown links whose text starts with 返回, joined by ｜ or on their own lines.
-_FOOTER_LINE = re.compile(r"\A(?:\[返回[^\]\n]*\]\([^)\n]*\)[｜|]?)+\Z")
-_AUTOLINK_LINE = re.compile(r"\A<(?P<url>https?://[^>\s]*)>\Z")
 
 
 class UnsafePostName(ValueError):
@@ -273,50 +270,6 @@ def _dump_line(key: str, value: str, style: str | None) -> str:
     node = MappingNode(_MAP_TAG, [(ScalarNode(_STR_TAG, key), ScalarNode(_STR_TAG, value, style=style))])
     line: str = yaml.serialize(node, Dumper=FrontMatterDumper, allow_unicode=True, width=_NO_WRAP)
     return line
-
-
-def parse_post(text: str) -> dict[str, str | None]:
-    """Read a post file back: its front-matter fields, ``body``, ``share_url`` and ``footer_md``.
-
-    The front matter is read by PyYAML as plain strings, as written (no YAML types: the date stays its
-    text); a value that is not one string, or front matter YAML cannot read, is left out. A file that does
-    not start with ``---`` has no front matter, as for Jekyll.
-    """
-    fields: dict[str, str | None] = {}
-    content = text
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 3)
-        if end == -1 and text.endswith("\n---"):
-            end = len(text) - 4
-        if end != -1:
-            fields.update(_front_matter(text[4:end]))
-            content = text[end + 5:]
-    if content.startswith("{::nomarkdown}\n"):
-        stop = content.find("\n{:/nomarkdown}\n")
-        if stop != -1:
-            markup = content[len("{::nomarkdown}\n"):stop].replace("{&#58;/", "{:/")
-            content = markup + "\n" + content[stop + len("\n{:/nomarkdown}\n"):]
-    blocks = content.split("\n\n")
-    footer = share = None
-    if len(blocks) > 1 and all(_FOOTER_LINE.match(line) for line in blocks[-1].split("\n")):
-        footer = blocks.pop()
-    if len(blocks) > 1 and _AUTOLINK_LINE.match(blocks[-1]):
-        share = blocks.pop()[1:-1]
-    body = "\n\n".join(blocks)
-    if footer is None and share is None and body.endswith("\n"):
-        body = body[:-1]
-    fields.update({"body": body, "share_url": share, "footer_md": footer})
-    return fields
-
-
-def _front_matter(block: str) -> dict[str, str]:
-    try:
-        data = yaml.load(block, Loader=_LOADER)  # BaseLoader: strings, lists, maps only
-    except yaml.YAMLError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(key): value for key, value in data.items() if isinstance(value, str)}
 
 
 def _nesting_depth(markup: str) -> int:

@@ -25,7 +25,7 @@ OUTCOMES = ("ok", "degraded", "failed")
 
 
 def write_run_metrics(path: Path, summary: RunSummary, coverage: dict[str, Any] | None, archive: Archive,
-                      warc_dir: str | None) -> bool:
+                      warc_dir: Path | None) -> bool:
     """Write the metrics of the run that just ended; False (and one ERROR line) if that failed."""
     try:
         registry = _registry(summary, Coverage.from_json(coverage), archive, warc_dir)
@@ -39,7 +39,7 @@ def write_run_metrics(path: Path, summary: RunSummary, coverage: dict[str, Any] 
     return True
 
 
-def _registry(summary: RunSummary, coverage: Coverage, archive: Archive, warc_dir: str | None) -> Any:
+def _registry(summary: RunSummary, coverage: Coverage, archive: Archive, warc_dir: Path | None) -> Any:
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
@@ -90,6 +90,6 @@ def _registry(summary: RunSummary, coverage: Coverage, archive: Archive, warc_di
     size = gauge("newscrawl_archive_bytes", "bytes the archive takes on disk", ("part",))
     if database_bytes is not None:
         size.labels("database").set(database_bytes)
-    if warc_dir and Path(warc_dir).is_dir():
-        size.labels("warc").set(sum(p.stat().st_size for p in Path(warc_dir).glob("*.warc.gz") if p.is_file()))
+    if warc_dir is not None and warc_dir.is_dir():
+        size.labels("warc").set(sum(p.stat().st_size for p in warc_dir.glob("*.warc.gz") if p.is_file()))
     return registry

@@ -29,6 +29,7 @@ from scrapy.utils.misc import load_object
 from spidermon import Action, Monitor, MonitorRunner, MonitorSuite, monitors
 
 from newscrawl import health
+from newscrawl.config import get_list
 from newscrawl.coverage import Coverage
 from newscrawl.items import Article
 
@@ -53,9 +54,7 @@ class CoverageExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CoverageExtension:
-        extension = cls(crawler)
-        crawler._newscrawl_coverage = extension  # type: ignore[attr-defined]
-        return extension
+        return cls(crawler)
 
     def item_done(self, item: Any) -> None:
         if isinstance(item, Article):
@@ -144,9 +143,9 @@ def assess_run(crawler: Crawler, spider: Spider, archive: Archive, summary_new: 
     settings = crawler.settings
     assert crawler.stats is not None
     stats = crawler.stats.get_stats()
-    extension: CoverageExtension | None = getattr(crawler, "_newscrawl_coverage", None)
+    extension = crawler.get_extension(CoverageExtension)
     coverage = extension.coverage if extension is not None else Coverage()
-    thresholds = health.Thresholds.from_settings(settings.getfloat)
+    thresholds = health.Thresholds.from_settings(settings)
     earlier = archive.finished_runs(limit=max(thresholds.history * 4, 20), outcomes=("ok",))
     history = [Coverage.from_json(run.coverage) for run in earlier if run.coverage]
     evidence = health.Evidence(
@@ -165,7 +164,7 @@ def assess_run(crawler: Crawler, spider: Spider, archive: Archive, summary_new: 
         evidence.last_new_article_at = archive.last_new_article_at()
         evidence.newest_urls = archive.newest_urls(2)
     reasons: list[health.Reason] = []
-    actions = [load_object(path) for path in settings.getlist("NEWSCRAWL_MONITOR_ACTIONS")]
+    actions = [load_object(path) for path in get_list(settings, "NEWSCRAWL_MONITOR_ACTIONS")]
     suite = RunMonitorSuite(crawler=crawler, monitors_failed_actions=actions)
     result = MonitorRunner().run(suite, stats=stats, crawler=crawler, spider=spider, evidence=evidence,
                                  history=history, thresholds=thresholds, reasons=reasons)

@@ -15,9 +15,8 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
-from newscrawl.config import SettingsLike, sqlite_path
+from newscrawl.config import SettingsLike, get_bool, get_optional_path, get_path, get_url, sqlite_path
 
 
 def folder_problem(path: Path) -> str | None:
@@ -75,17 +74,20 @@ def crawl_paths(settings: SettingsLike, *, lock: bool) -> Iterator[tuple[str, Pa
     """(setting, path, kind) for everything a crawl with ``settings`` writes; kind is "folder", "file", or
     "regular file" (a lock or a database: no device will do)."""
     if lock:
-        yield "NEWSCRAWL_LOCK_FILE", Path(settings.get("NEWSCRAWL_LOCK_FILE") or "data/newscrawl.lock"), "regular file"
-    database = sqlite_path(settings.get("NEWSCRAWL_DB_URL") or "")
+        yield "NEWSCRAWL_LOCK_FILE", get_path(settings, "NEWSCRAWL_LOCK_FILE"), "regular file"
+    database = sqlite_path(get_url(settings, "NEWSCRAWL_DB_URL"))
     if database is not None:
         yield "NEWSCRAWL_DB_URL", Path(database), "regular file"
-    if _true(settings.get("NEWSCRAWL_RAW_ARCHIVE", True)):
-        yield "NEWSCRAWL_WARC_DIR", Path(settings.get("NEWSCRAWL_WARC_DIR") or "data/warc"), "folder"
+    if get_bool(settings, "NEWSCRAWL_RAW_ARCHIVE"):
+        yield "NEWSCRAWL_WARC_DIR", get_path(settings, "NEWSCRAWL_WARC_DIR"), "folder"
     for name, kind in (("NEWSCRAWL_POSTS_DIR", "folder"), ("NEWSCRAWL_STATS_FILE", "file"),
-                       ("NEWSCRAWL_METRICS_FILE", "file"), ("LOG_FILE", "file")):
-        value = settings.get(name)
-        if value:
-            yield name, Path(value), kind
+                       ("NEWSCRAWL_METRICS_FILE", "file")):
+        path = get_optional_path(settings, name)
+        if path is not None:
+            yield name, path, kind
+    log_file = settings.get("LOG_FILE")  # Scrapy's own setting
+    if log_file:
+        yield "LOG_FILE", Path(log_file), "file"
 
 
 def crawl_path_problem(settings: SettingsLike, *, lock: bool) -> tuple[str, Path, str, str] | None:
@@ -104,12 +106,6 @@ def _finite_number(value: str) -> bool:
         return math.isfinite(float(value))
     except ValueError:
         return False
-
-
-def _true(value: Any) -> bool:
-    if isinstance(value, str):
-        return value not in ("0", "False", "false")
-    return bool(value)
 
 
 def scrapy_setting_problem(name: str, value: str) -> str | None:

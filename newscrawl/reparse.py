@@ -21,9 +21,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from scrapy.http import HtmlResponse
-from scrapy.settings import BaseSettings
 
-from newscrawl.config import from_environment
+from newscrawl.config import from_environment, get_bool, get_int
 from newscrawl.encoding import decide_encoding, declared_encoding
 from newscrawl.items import Article
 from newscrawl.linking import StoryLinker
@@ -52,15 +51,14 @@ class ReparseReport:
 
 class _Reparser:
     def __init__(self, archive: Archive) -> None:
-        environment = from_environment()
-        settings = BaseSettings({k: v for k, v in environment.items() if v is not None})
+        settings = from_environment()
         self.archive = archive
-        self.policy = SitePolicy.configured(environment)
+        self.policy = SitePolicy.configured(settings)
         # Read as the spider and the dedupe pipeline read them.
-        self.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
+        self.follow_share_links = get_bool(settings, "NEWSCRAWL_FOLLOW_SHARE_LINKS")
         # Fewer sketches kept than a crawl keeps: records come in crawl order, and a sketch not kept is read
         # from the archive (one query an article), so memory stays flat in the number of records.
-        self.linker = StoryLinker(archive, settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3),
+        self.linker = StoryLinker(archive, get_int(settings, "NEWSCRAWL_NEAR_DUPLICATE_DISTANCE"),
                                   sketch_cache_size=REPARSE_SKETCH_CACHE_SIZE)
         self.report = ReparseReport()
         self.now = datetime.now(UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scrapy.settings import default_settings
 
-from newscrawl import __version__, crawllog, logredact
+from newscrawl import crawllog, logredact
 from newscrawl.config import from_environment
 
 # Scrapy imports this module before it configures logging: from here on no log line carries a password,
@@ -25,7 +25,6 @@ COMMANDS_MODULE = "newscrawl.commands"
 
 globals().update(from_environment())
 
-USER_AGENT = f"newscrawl/{__version__} (+https://github.com/newscrawl/newscrawl; archive of finews.withounder.com)"
 ROBOTSTXT_OBEY = True
 
 AUTOTHROTTLE_ENABLED = True
@@ -48,10 +47,6 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # The spider's errback logs the one WARNING line for a page given up (URL and reason); Scrapy's own
 # "Gave up retrying" line would be a second one, at ERROR. Its count stays in the retry/max_reached stat.
 RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
-# A bad value is reported by the check at start (newscrawl.config), not by a traceback here.
-_MAX_PAGE_BYTES = from_environment()["NEWSCRAWL_MAX_PAGE_BYTES"] or ""
-DOWNLOAD_MAXSIZE = int(_MAX_PAGE_BYTES) if _MAX_PAGE_BYTES.strip().isdigit() else 10485760
-DOWNLOAD_WARNSIZE = DOWNLOAD_MAXSIZE // 2
 REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 4
 
@@ -77,6 +72,8 @@ REMOTE_CONTROL_ENABLED = False
 _REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"
 EXTENSIONS_BASE = {path: order for path, order in default_settings.EXTENSIONS_BASE.items() if path != _REMOTE_CONTROL}
 EXTENSIONS = {
+    # Made first: the others look it up (CrawlState.of).
+    "newscrawl.crawlstate.CrawlState": 50,
     "newscrawl.extensions.RunRecordExtension": 100,
     "newscrawl.monitors.CoverageExtension": 105,
     "newscrawl.extensions.RawArchiveExtension": 110,
@@ -86,6 +83,7 @@ EXTENSIONS = {
     "newscrawl.extensions.ConditionalAutoThrottle": 0,  # ProgressExtension says the same in the archive's terms
 }
 ADDONS = {
+    "newscrawl.addons.Limits": 0,  # USER_AGENT, DOWNLOAD_MAXSIZE from NEWSCRAWL_CONTACT, NEWSCRAWL_MAX_PAGE_BYTES
     "newscrawl.addons.RedisFrontier": 0,
 }
 DOWNLOADER_MIDDLEWARES = {

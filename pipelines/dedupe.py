@@ -19,6 +19,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from newscrawl.config import get_int
 from newscrawl.crawlstate import CrawlState, DatabaseUnavailable
 from newscrawl.items import Article
 from newscrawl.linking import StoryLinker
@@ -36,8 +37,8 @@ class DedupePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         assert crawler.stats is not None
-        return cls(CrawlState.for_crawler(crawler), crawler.stats,
-                   crawler.settings.getint("NEWSCRAWL_NEAR_DUPLICATE_DISTANCE", 3))
+        distance = get_int(crawler.settings, "NEWSCRAWL_NEAR_DUPLICATE_DISTANCE")
+        return cls(CrawlState.of(crawler), crawler.stats, distance)
 
     @property
     def linker(self) -> StoryLinker:

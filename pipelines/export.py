@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
+from newscrawl.config import get_optional_path
 from newscrawl.crawlstate import CrawlState, is_unavailable
 from newscrawl.export import PostWriter
 from newscrawl.items import Article
@@ -37,7 +38,7 @@ POST = "post"
 
 
 class ExportPipeline:
-    def __init__(self, posts_dir: Path, stats: StatsCollector, state: CrawlState | None = None) -> None:
+    def __init__(self, posts_dir: Path, stats: StatsCollector, state: CrawlState) -> None:
         self.posts_dir = posts_dir
         self.stats = stats
         self.state = state
@@ -49,16 +50,14 @@ class ExportPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExportPipeline:
-        posts_dir = crawler.settings.get("NEWSCRAWL_POSTS_DIR")
-        if not posts_dir:
+        posts_dir = get_optional_path(crawler.settings, "NEWSCRAWL_POSTS_DIR")
+        if posts_dir is None:
             raise NotConfigured  # switched off by a setting: no message, so Scrapy logs no warning
         assert crawler.stats is not None
-        return cls(Path(posts_dir), crawler.stats, CrawlState.for_crawler(crawler))
+        return cls(posts_dir, crawler.stats, CrawlState.of(crawler))
 
     async def open_spider(self) -> None:
         state = self.state
-        if state is None:
-            return
         try:
             missing = await state.in_thread(partial(state.archive.missing_outputs, POST),
                                             "reading the missing post files")
@@ -78,7 +77,7 @@ class ExportPipeline:
     async def close_spider(self) -> None:
         """Write the posts earlier runs (or this one) could not, from the archive, while the disk lets it."""
         state = self.state
-        if state is None or not self.missing:
+        if not self.missing:
             return
         for article_id in sorted(self.missing - self.failed):
             article = await state.in_thread(partial(state.archive.get_article, article_id),
@@ -115,7 +114,7 @@ class ExportPipeline:
             self._failed(item, error)
             return True
         self.stats.inc_value("newscrawl/export/written" if written else "newscrawl/export/unchanged")
-        if item.article_id in self.missing and self.state is not None:
+        if item.article_id in self.missing:
             state, article_id = self.state, item.article_id
             self.missing.discard(article_id)
             state.later(lambda: state.archive.output_written(article_id, POST), f"recording the post of {article_id}")
@@ -125,8 +124,6 @@ class ExportPipeline:
     def _failed(self, item: Article, error: OSError) -> None:
         self.stats.inc_value("newscrawl/export/failed")
         logger.error("post file not written (%s), the next run writes it: %s", error, item.article_id)
-        if self.state is None:
-            return
         state, article_id, reason = self.state, item.article_id, str(error)
         run_id = state.run_id
         self.missing.add(article_id)

@@ -44,7 +44,7 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
-        return cls(CrawlState.for_crawler(crawler), crawler.stats, crawler)
+        return cls(CrawlState.of(crawler), crawler.stats, crawler)
 
     async def process_item(self, item: Any) -> Any:
         try:

@@ -117,3 +117,21 @@ def test_seed_article_crawled_and_exported_is_the_seed_post_byte_for_byte(db_url
                               capture_output=True, text=True, check=True)
     assert "0 written" in done.stdout
     assert (out / SEED).read_bytes() == (DEMO / "posts" / SEED).read_bytes()
+
+
+@pytest.mark.slow
+def test_every_request_names_newscrawl_its_version_and_the_contact(sqlite_url: str, tmp_path: Path) -> None:
+    from newscrawl import __version__
+
+    agents: set[str] = set()
+
+    def record(host: str, target: str, headers: dict[str, str]) -> None:
+        agents.add(headers.get("user-agent", ""))
+
+    with demo_server(hook=record) as server:
+        result = crawl(server, sqlite_url, tmp_path, env={"NEWSCRAWL_CONTACT": "mailto:archive@example.org"})
+        plain = crawl(server, sqlite_url, tmp_path, "-s", "NEWSCRAWL_CONTACT=")
+        refused = crawl(server, sqlite_url, tmp_path, "-s", "NEWSCRAWL_CONTACT=archive (at) example")
+    assert (result.returncode, plain.returncode) == (0, 0), result.stderr[-3000:]
+    assert agents == {f"newscrawl/{__version__} (+mailto:archive@example.org)", f"newscrawl/{__version__}"}
+    assert refused.returncode == 2 and "NEWSCRAWL_CONTACT='archive (at) example' is not valid" in refused.stderr

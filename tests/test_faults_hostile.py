@@ -48,9 +48,10 @@ from faults import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from post_files import parse_post
 
 from newscrawl.items import Article
-from newscrawl.jekyll import UnsafePostName, parse_post, post_filename
+from newscrawl.jekyll import UnsafePostName, post_filename
 from newscrawl.urls import SitePolicy
 
 REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL")

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from post_files import parse_post
 from test_parsers import fixture_article
 
 from newscrawl import jekyll
@@ -24,7 +25,6 @@ from newscrawl.jekyll import (
     article_markup,
     front_matter_line,
     markup_excess,
-    parse_post,
     post_filename,
     render,
     render_post,

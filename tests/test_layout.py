@@ -40,3 +40,23 @@ def test_the_processing_functions_load_without_scrapy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _is_crawler(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "crawler") or (
+        isinstance(node, ast.Attribute) and node.attr == "crawler")
+
+
+def test_components_share_state_through_scrapy_s_api_not_private_crawler_attributes() -> None:
+    # The crawl state, the run record and the coverage are extensions, found with crawler.get_extension.
+    offenders = []
+    for path in sorted([*(ROOT / "newscrawl").rglob("*.py"), *(ROOT / "pipelines").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            private = (isinstance(node, ast.Attribute) and _is_crawler(node.value) and node.attr.startswith("_")) or (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "hasattr") and len(node.args) >= 2
+                and _is_crawler(node.args[0]) and isinstance(node.args[1], ast.Constant)
+                and str(node.args[1].value).startswith("_"))
+            if private:
+                offenders.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+    assert offenders == []

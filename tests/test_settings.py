@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json; from scrapy.utils.project import get_project_settings; s = get_project_settings(); "
@@ -39,7 +41,7 @@ def test_environment_overrides_default_and_command_line_overrides_environment() 
         "http://example.invalid/"
 
 
-def test_the_remote_control_is_neither_enabled_nor_imported() -> None:
+def test_the_remote_control_is_neither_enabled_nor_imported(tmp_path: Path) -> None:
     # Scrapy 2.19's remote control (code execution over a local HTTP port) has no place in an unattended
     # archiver; left out of the extension list, its module (and aiohttp) is not even imported.
     probe = (
@@ -51,10 +53,12 @@ def test_the_remote_control_is_neither_enabled_nor_imported() -> None:
         "print(''.join(names), 'scrapy.extensions.remote_control' in sys.modules, 'aiohttp' in sys.modules)"
     )
     child = {k: v for k, v in os.environ.items() if not k.startswith("NEWSCRAWL_")}
+    child["NEWSCRAWL_DB_URL"] = f"sqlite:///{tmp_path / 'archive.sqlite3'}"  # the crawl state opens it
     done = subprocess.run([sys.executable, "-c", probe], env=child, cwd=ROOT, capture_output=True, text=True,
                           check=True)
     names, remote_imported, aiohttp_imported = done.stdout.rsplit(" ", 2)
-    assert "RunRecordExtension" in names and "ConditionalAutoThrottle" in names and "RemoteControl" not in names
+    assert "CrawlStateRunRecordExtension" in names and "ConditionalAutoThrottle" in names
+    assert "RemoteControl" not in names
     assert (remote_imported, aiohttp_imported.strip()) == ("False", "False")
 
 
@@ -135,3 +139,36 @@ def test_scrapy_defaults_read_as_data_match_the_module() -> None:
     types = _scrapy_default_types()
     assert {"CONCURRENT_REQUESTS", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES"} <= set(types)
     assert {name: kind for name, kind in types.items()} == {name: type(getattr(defaults, name)) for name in types}
+
+
+def test_typed_accessors_read_values_and_the_documented_defaults() -> None:
+    from newscrawl.config import (
+        get_bool,
+        get_float,
+        get_int,
+        get_list,
+        get_optional_path,
+        get_path,
+        get_str,
+        get_url,
+    )
+
+    unset: dict[str, str] = {}
+    assert get_bool(unset, "NEWSCRAWL_INCREMENTAL") is True
+    assert get_float(unset, "NEWSCRAWL_DB_RETRY_SECONDS") == 60.0
+    assert get_int(unset, "NEWSCRAWL_NEAR_DUPLICATE_DISTANCE") == 3
+    assert get_list(unset, "NEWSCRAWL_ORIGIN_HOSTS") == ["finews.zning.xyz", "choicewzp1.eastmoney.com"]
+    assert get_url(unset, "NEWSCRAWL_DB_URL") == "sqlite:///data/newscrawl.sqlite3"
+    assert get_path({"NEWSCRAWL_WARC_DIR": ""}, "NEWSCRAWL_WARC_DIR") == Path("data/warc")
+    assert (get_optional_path(unset, "NEWSCRAWL_POSTS_DIR"), get_str(unset, "NEWSCRAWL_CONTACT")) == (None, None)
+    given = {"NEWSCRAWL_INCREMENTAL": "false", "NEWSCRAWL_RAW_ARCHIVE": 0, "NEWSCRAWL_RECHECK_DAYS": "1.5",
+             "NEWSCRAWL_MONITOR_ACTIONS": "a.B, ,c.D", "NEWSCRAWL_POSTS_DIR": "out"}
+    assert (get_bool(given, "NEWSCRAWL_INCREMENTAL"), get_bool(given, "NEWSCRAWL_RAW_ARCHIVE")) == (False, False)
+    assert get_float(given, "NEWSCRAWL_RECHECK_DAYS") == 1.5
+    assert get_list(given, "NEWSCRAWL_MONITOR_ACTIONS") == ["a.B", "c.D"]
+    assert get_optional_path(given, "NEWSCRAWL_POSTS_DIR") == Path("out")
+    # A setting read as what it is not, or a name that is no setting, is a bug caught at once.
+    with pytest.raises(TypeError):
+        get_int(unset, "NEWSCRAWL_INCREMENTAL")
+    with pytest.raises(KeyError):
+        get_bool(unset, "NEWSCRAWL_INCREMENTALL")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from html import unescape
 from typing import Any
@@ -21,15 +21,13 @@ from dateutil import parser as date_parser
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; see docs/parsing.md
 from lxml import html as lxml_html
 
+from newscrawl.config import SITE_TZ
 from newscrawl.items import Article
 from newscrawl.parsers import xpaths
 from newscrawl.parsers.text import html_to_text, inner_text
 from newscrawl.urls import SitePolicy, article_id_from_url
 
 logger = logging.getLogger(__name__)
-
-# The site's time zone (_config.yml: Asia/Shanghai), which has had no daylight saving time since 1991.
-SITE_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 
 
 def parse_article(html: str, url: str) -> Article:

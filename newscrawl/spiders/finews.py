@@ -30,10 +30,10 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from newscrawl.config import get_bool, get_int
 from newscrawl.crawlstate import CrawlState
 from newscrawl.items import Article, ArticleSeen
 from newscrawl.middlewares import RequestRefused
@@ -72,26 +72,15 @@ class FinewsSpider(scrapy.Spider):
         settings = crawler.settings
         spider.policy = SitePolicy.configured(settings)
         spider.allowed_domains = spider.policy.allowed_domains()
-        spider.follow_share_links = settings.getbool("NEWSCRAWL_FOLLOW_SHARE_LINKS", True)
-        spider.max_links_per_page = settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE", 50000)
-        spider.state = CrawlState.for_crawler(crawler)
+        spider.follow_share_links = get_bool(settings, "NEWSCRAWL_FOLLOW_SHARE_LINKS")
+        spider.max_links_per_page = get_int(settings, "NEWSCRAWL_MAX_LINKS_PER_PAGE")
         return spider
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        # DOWNLOAD_MAXSIZE is Scrapy's name for NEWSCRAWL_MAX_PAGE_BYTES; settings.py can only copy the
-        # environment's value, so a `-s NEWSCRAWL_MAX_PAGE_BYTES=…` is carried over here, at its own
-        # priority (an explicit `-s DOWNLOAD_MAXSIZE=…` still wins over an environment value).
-        priority = settings.getpriority("NEWSCRAWL_MAX_PAGE_BYTES")
-        if priority is not None:
-            max_bytes = settings.getint("NEWSCRAWL_MAX_PAGE_BYTES")
-            settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority=priority)
-            settings.set("DOWNLOAD_WARNSIZE", max_bytes // 2, priority=priority)
 
     # -- what to start with ------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # The crawl's state is an extension, made after the spider (Scrapy's order): looked up here, once.
+        self.state = CrawlState.of(self.crawler)
         # What the incremental decisions need, read once (off the reactor thread) before the first request.
         await self.state.load()
         if self.only_url:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, String
@@ -25,8 +25,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-#: The site's time zone: every post is dated in UTC+8 (China Standard Time, no daylight saving).
-SITE_TZ = timezone(timedelta(hours=8))
+from newscrawl.config import SITE_TZ
+
 SQLITE_DATETIME_WIDTH = 32
 #: Characters no backend's text holds: lone surrogates (UTF-8, which both use, cannot encode them). JSON
 #: text may carry them as ``\ud800`` escapes, so an origin answer can.
