@@ -147,15 +147,15 @@ KINDS: Mapping[str, Kind] = {
                       lambda value: _url(value, ("redis", "rediss", "unix"))),
     "hosts": Kind("host names separated by commas, such as finews.zning.xyz,choicewzp1.eastmoney.com", _hosts),
     "seconds": Kind("a number of seconds, 0 or more, such as 30", lambda v: _number(v, whole=False, low=0)),
-    # Bounded by a century: a date that far back still exists (datetime.now() - timedelta(days=1e6) does not).
-    "days": Kind("a number of days from 0 to 36500, such as 3",
-                 lambda v: _number(v, whole=False, low=0, high=36_500)),
+    # Bounded so that now minus the span is still a date (datetime.now() - timedelta(days=1e6) is before year 1).
+    "days": Kind("a number of days from 0 to 700000, such as 3",
+                 lambda v: _number(v, whole=False, low=0, high=700_000)),
     "count": Kind("a whole number, 0 or more", lambda v: _number(v, whole=True, low=0)),
     "bytes": Kind("a whole number of bytes, 1 or more, such as 10485760", lambda v: _number(v, whole=True, low=1)),
     "distance": Kind("a whole number from 0 to 64", lambda v: _number(v, whole=True, low=0, high=64)),
     "share": Kind("a share from 0 to 1, such as 0.2", lambda v: _number(v, whole=False, low=0, high=1)),
-    "hours": Kind("a number of hours from 0 to 876000, such as 24",
-                  lambda v: _number(v, whole=False, low=0, high=876_000)),
+    "hours": Kind("a number of hours from 0 to 16800000, such as 24",
+                  lambda v: _number(v, whole=False, low=0, high=16_800_000)),
     "contact": Kind("an http:// or https:// URL or an e-mail address, such as mailto:archive@example.org", _contact),
     "import_paths": Kind("Python import paths of classes, separated by commas, such as "
                          "spidermon.contrib.actions.slack.notifiers.SendSlackMessageSpiderFinished", _import_paths),
