@@ -137,13 +137,14 @@ class CrawlState:
 
     # -- the database thread ---------------------------------------------------------------------------
 
-    async def in_thread(self, operation: Callable[[], T], what: str) -> T:
-        """``operation()`` run on the database thread, after every call submitted before it."""
-        return await asyncio.wrap_future(self.submit(operation, what))
+    async def in_thread(self, operation: Callable[[], T], what: str, thread: ThreadPoolExecutor | None = None) -> T:
+        """``operation()`` run on ``thread`` (by default the database thread), after every call submitted
+        to it before."""
+        return await asyncio.wrap_future(self.submit(operation, what, thread))
 
-    def submit(self, operation: Callable[[], T], what: str) -> Future[T]:
-        """Queue ``operation()`` on the database thread without waiting for it."""
-        return self._thread.submit(_timed, operation, what)
+    def submit(self, operation: Callable[[], T], what: str, thread: ThreadPoolExecutor | None = None) -> Future[T]:
+        """Queue ``operation()`` on ``thread`` (by default the database thread) without waiting for it."""
+        return (thread or self._thread).submit(_timed, operation, what)
 
     def later(self, operation: Callable[[], object], what: str) -> None:
         """Queue ``operation()`` on the database thread; the crawl does not wait, a failure is logged."""
@@ -247,7 +248,7 @@ class CrawlState:
         """(True, ``operation()``, on ``thread``, by default the database thread); or, while the database is
         unavailable, (False, None), logged with the consequence and counted. Any other error propagates."""
         try:
-            return True, await asyncio.wrap_future((thread or self._thread).submit(_timed, operation, what))
+            return True, await self.in_thread(operation, what, thread)
         except Exception as error:
             if not is_unavailable(error):
                 raise
