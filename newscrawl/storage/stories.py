@@ -10,12 +10,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.engine import Connection
 
 from newscrawl.items import Article
 from newscrawl.storage.base import ArchiveBase
 from newscrawl.storage.rows import signed
-from newscrawl.storage.sql import ARTICLES, SKETCHES, id_chunks, upsert
+from newscrawl.storage.sql import ARTICLES, SKETCHES, id_chunks
 from newscrawl.storage.types import (
     REPLACEMENT,
     STORABLE_EARLIEST,
@@ -108,20 +107,21 @@ class StoryQueries(ArchiveBase):
         return found
 
 
-def store_sketch(connection: Connection, article: Article, *, replace: bool = False) -> None:
-    """Write the sketch of ``article``'s text with its content (``replace``: over the one it had)."""
-    # The sketch follows the content it was derived from: written with it, replaced when it changes.
+def sketch_row(dialect: str, article: Article) -> dict[str, Any] | None:
+    """The ``story_sketches`` row of ``article``'s text on ``dialect``; None when it has no text.
+
+    The sketch follows the content it was derived from: written with it, replaced (or deleted) when it
+    changes (``PendingWrites.sketches``)."""
     sketch = story_sketch(article)
-    if replace and sketch is None:
-        connection.execute(SKETCHES.delete().where(SKETCHES.c.article_id == article.article_id))
-    if sketch is not None:
-        values = sketch_values(article.article_id, sketch)
-        # Derived data, only compared: a character the backend cannot hold becomes U+FFFD here.
-        unstorable = unstorable_characters(connection.dialect.name)
-        for name in ("digest", "numbers"):
-            if isinstance(values[name], str):
-                values[name] = unstorable.sub(REPLACEMENT, values[name])
-        upsert(connection, SKETCHES, values, key=("article_id",))
+    if sketch is None:
+        return None
+    values = sketch_values(article.article_id, sketch)
+    # Derived data, only compared: a character the backend cannot hold becomes U+FFFD here.
+    unstorable = unstorable_characters(dialect)
+    for name in ("digest", "numbers"):
+        if isinstance(values[name], str):
+            values[name] = unstorable.sub(REPLACEMENT, values[name])
+    return values
 
 
 @lru_cache(maxsize=1)
