@@ -244,6 +244,7 @@ def _store(
             pending.sketches[article.article_id] = sketch
         search_module.index_article(connection, values, documents)
         pending.tally.add(values)
+        pending.near.stored(article.article_id, values["published_at"])
         return "new"
     old = connection.execute(
         select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
@@ -285,6 +286,7 @@ def _store(
     pending.tally.move(old, values)
     pending.sketches[article.article_id] = sketch_row(connection.dialect.name, article)
     search_module.reindex_article(connection, old, values, documents)
+    pending.near.stored(article.article_id, values["published_at"])
     logger.debug("article %s changed (%s): revision %s", article.article_id,
                  ", ".join(changed_fields(archived, article)), values["revision"])
     return "updated"

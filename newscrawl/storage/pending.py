@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from newscrawl.storage.near import NearIndex
 from newscrawl.storage.search_index import FTS_TABLE
 from newscrawl.storage.sql import IMPORTED, SKETCHES, id_chunks, upsert_statement
 from newscrawl.storage.summary import Tally
@@ -37,6 +38,8 @@ class PendingWrites:
         self.posts: dict[str, dict[str, Any]] = {}
         #: doc_id → the FTS5 tokens of a document added in this transaction (SQLite).
         self.documents: dict[int, str] = {}
+        #: The publication times a batch has read (``published_near``), kept in step with its writes.
+        self.near = NearIndex()
 
     def write(self, connection: Connection) -> None:
         """Write and forget the collected rows, in ``connection``'s transaction."""

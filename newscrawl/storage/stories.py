@@ -13,12 +13,11 @@ from sqlalchemy import bindparam, or_, select, update
 
 from newscrawl.items import Article
 from newscrawl.storage.base import ArchiveBase
+from newscrawl.storage.near import shifted
 from newscrawl.storage.rows import signed
 from newscrawl.storage.sql import ARTICLES, SKETCHES, id_chunks
 from newscrawl.storage.types import (
     REPLACEMENT,
-    STORABLE_EARLIEST,
-    STORABLE_LATEST,
     storable_datetime,
     unstorable_characters,
 )
@@ -78,9 +77,17 @@ class StoryQueries(ArchiveBase):
         published = article.published_at
         if published is None or not storable_datetime(published):
             return []  # an out-of-range time is stored as NULL: no post is near it
-        parameters = {"earliest": _shifted(published, -window), "latest": _shifted(published, window)}
+        earliest, latest = shifted(published, -window), shifted(published, window)
+        if self._pending is not None:  # inside a batch: from its one read of these hours (storage/near.py)
+            return self._pending.near.between(earliest, latest, self._published_between)
         with self._read() as connection:
-            return list(connection.execute(_published_near_statement(), parameters).scalars().all())
+            return list(connection.execute(_published_near_statement(), {"earliest": earliest, "latest": latest})
+                        .scalars().all())
+
+    def _published_between(self, earliest: datetime, latest: datetime) -> list[tuple[datetime, str]]:
+        with self._read() as connection:
+            rows = connection.execute(_published_between_statement(), {"earliest": earliest, "latest": latest})
+            return [(published_at, article_id) for published_at, article_id in rows]
 
     def story_members(self, article_ids: Iterable[str]) -> list[StoryCandidate]:
         """The story id and content hash of these archived articles (those archived), oldest first."""
@@ -150,6 +157,15 @@ def _published_near_statement() -> Any:
 
 
 @lru_cache(maxsize=1)
+def _published_between_statement() -> Any:
+    return (
+        select(ARTICLES.c.published_at, ARTICLES.c.article_id)
+        .where(ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")))
+        .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
+    )
+
+
+@lru_cache(maxsize=1)
 def _story_members_statement() -> Any:
     return (
         select(ARTICLES.c.article_id, ARTICLES.c.story_id, ARTICLES.c.content_hash)
@@ -182,14 +198,3 @@ def sketch_from_row(row: Sequence[Any]) -> StorySketch:
     _, length, digest, numbers, simhash, size, bits, folded = row
     return StorySketch(length=length, digest=digest, numbers=numbers, simhash=simhash, size=size,
                        bits=int.from_bytes(bits, "little"), folded=folded)
-
-
-def _shifted(moment: datetime, delta: timedelta) -> datetime:
-    """``moment + delta``, or the bound of the storable range it would pass."""
-    try:
-        shifted = moment + delta
-    except OverflowError:
-        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
-    if not storable_datetime(shifted):
-        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
-    return shifted
