@@ -347,14 +347,13 @@ def test_published_near_inside_a_batch_is_what_is_stored(db_url: str) -> None:
             for n in range(400):
                 moment += timedelta(minutes=rng.choice([0, 3, 20, 90]))
                 when = moment if rng.random() > 0.05 else moment + timedelta(days=rng.choice([-30, -1, 2, 40]))
-                if stored and rng.random() < 0.1:  # a correction that moves an earlier post in time
-                    article_id = rng.choice(sorted(stored))
-                else:
-                    article_id = f"2022020100{n:010d}"
+                # One in ten a correction that moves an earlier post in time.
+                article_id = rng.choice(sorted(stored)) if rng.random() < 0.1 else f"2022020100{n:010d}"
                 archive.upsert_article(emnews_article(article_id, 1, "正文", f"第{n}版", published_at=when,
                                                       content_hash=f"hash-{n}"), T0)
                 stored[article_id] = when
-                question = emnews_article("0", 1, "问", "问", published_at=when + timedelta(hours=rng.choice([-13, 0, 5])))
+                asked = when + timedelta(hours=rng.choice([-13, 0, 5]))
+                question = emnews_article("0", 1, "问", "问", published_at=asked)
                 assert archive.published_near(question) == near(question.published_at)  # type: ignore[arg-type]
         assert archive.published_near(question) == near(question.published_at)  # type: ignore[arg-type]
 
