@@ -62,8 +62,8 @@ def _chunks(value: str) -> list[str]:
 
 
 def document_tokens(*texts: str | None, category: str | None = None) -> list[str]:
-    """The tokens of an article's index document, sorted: every character and every bigram of the
-    lower-cased texts (white space aside), and the category's token."""
+    """The tokens of an article's index document, in no order (neither index keeps one): every character
+    and every bigram of the lower-cased texts (white space aside), and the category's token."""
     tokens: set[str] = set()
     for value in texts:
         if not value:
@@ -73,7 +73,7 @@ def document_tokens(*texts: str | None, category: str | None = None) -> list[str
             tokens.update(map(str.__add__, chunk, chunk[1:]))
     if category is not None:
         tokens.add(category_token(category))
-    return sorted(tokens)
+    return list(tokens)
 
 
 def category_token(category: str) -> str:
