@@ -14,6 +14,7 @@ from datetime import date
 import pytest
 from dateutil import parser as date_parser
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from newscrawl.config import SITE_TZ
 from newscrawl.importer import markdown, post
@@ -124,3 +125,63 @@ def test_link_addresses_are_normalised_as_markdown_it_normalises_them(method: st
     assert 2000 < len(plain) < len(addresses) - 2000
     for address in addresses:
         assert ours(address) == library(address), address
+
+
+def site_lines(count: int, seed: int) -> list[str]:
+    """Share link lines and back-link footers as the site writes them, and lines near them that markdown-it
+    reads otherwise (emphasis, escapes, entities, titles, other separators, addresses it rewrites or refuses)."""
+    rng = random.Random(seed)
+    labels = ["返回首页", "返回东财滚动新闻", "返回财联社新闻", "返回21世纪经济报道新闻", "返回Wind新闻", "返回"]
+    odd_labels = ["返回*强调*", "返回_x_", "返回`c`", "返回 a", "返回&amp;", "返回\\]", "返回[x]", '返回"引"',
+                  "返回...", "返回--", "回首页", "返回<b>", "返回!", ""]
+    addresses = ["//finews.withounder.com/", "//finews.withounder.com/category/cailianshe.html", "../emnews/", "../",
+                 "//finews.zning.me/", "http://finance.eastmoney.com/news/1350,1.html"]
+    odd_addresses = ["javascript:alert(1)", "../a b", "<../x>", '../x "t"', "../(x)", "../x&amp;y", "%41", "中文",
+                     "//xn--fiq228c.com/", "HTTP://A/", "", "../x\\)", "vbscript:x", "data:image/png;x"]
+    separators = ["｜", "\n"]
+    odd_separators = ["|", " ｜ ", "｜\n", "", "  \n", " ", "\\\n", "｜｜", "\n\n"]
+    shares = ["http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202201010000000000",
+              "http://finance.eastmoney.com/news/1350,202112082206672930.html", "https://a.b/"]
+    odd_shares = [address.removeprefix("//") for address in link_addresses(500, seed)]
+    found: list[str] = []
+    while len(found) < count:
+        odd = rng.random() < 0.5
+        if rng.random() < 0.3:
+            share = _pick(rng, odd, shares, ["http://" + rng.choice(odd_shares), "", "http://a b", "<x>"])
+            found.append("<" + share + ">" + _pick(rng, odd, [""], [" ", "x", ">", "\n"]))
+            continue
+        links = [f"[{_pick(rng, odd, labels, odd_labels)}]({_pick(rng, odd, addresses, odd_addresses)})"
+                 for _ in range(rng.randint(1, 3))]
+        line = links[0]
+        for link in links[1:]:
+            line += _pick(rng, odd, separators, odd_separators) + link
+        found.append(line + _pick(rng, odd, [""], ["｜", " ", "x", "\n"]))
+    return found
+
+
+def test_share_and_footer_lines_get_the_tokens_markdown_its_inline_rules_make() -> None:
+    ours = markdown._parser()
+    library = MarkdownIt("commonmark", {"html": True, "typographer": True})
+    # A reference named like a footer label: a line the fast path takes must not be one read by reference.
+    env = {"references": {"返回首页": {"href": "/reference", "title": ""}}}
+    lines = site_lines(6000, seed=24)
+    taken = 0
+    for line in lines:
+        known = markdown._site_line(ours, line)
+        if known is not None:
+            taken += 1
+            tokens: list[Token] = []
+            library.inline.parse(line, library, env, tokens)
+            assert known == tokens, line
+    assert 1500 < taken < len(lines) - 1500
+
+
+def test_posts_render_the_same_with_and_without_the_site_line_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(24)
+    bodies = ["<p>正文</p>", "正文。", "> 摘要\n\n正文", "* 一\n* 二", "```\n<http://a.b/>\n```", "<!--\n", "<pre>",
+              "    缩进", "[返回首页]: /reference", "- 项\n\n  续", "---", "说\"好\""]
+    lines = site_lines(400, seed=7)
+    posts = ["\n\n".join([rng.choice(bodies), *rng.sample(lines, rng.randint(1, 3))]) for _ in range(1500)]
+    fast = [markdown.render_markdown(post_text) for post_text in posts]
+    monkeypatch.setattr(markdown, "_site_line", lambda md, content: None)
+    assert [markdown.render_markdown(post_text) for post_text in posts] == fast

@@ -44,6 +44,59 @@ _PLAIN_LINK = re.compile(
 )
 
 
+# The share link line and the back-link footer as the site's generator writes them: "<http…>", and
+# "[返回…](address)" links joined by "｜" or a line break, with labels of letters, digits and CJK (nothing an
+# inline rule reads) and addresses of _PLAIN_LINK without "(", ")", "&" or "\" (which a link destination reads).
+_AUTOLINK_LINE = re.compile(r"<(https?://[^<>\s]*)>")
+_FOOTER_LINK = re.compile(r"\[(返回[A-Za-z0-9\u0080-\U0010ffff]*)\]\(([^\s()<>&\\]+)\)")
+
+
+def _site_line(md: MarkdownIt, content: str) -> list[Token] | None:
+    """The inline tokens markdown-it's inline rules make of a share link or footer line; None for any other
+    content (or an address its rules would change), which the rules then read."""
+    autolink = _AUTOLINK_LINE.fullmatch(content)
+    if autolink is not None:
+        url = autolink.group(1)
+        if not _PLAIN_LINK.fullmatch(url):
+            return None
+        return [Token("link_open", "a", 1, attrs={"href": url}, markup="autolink", info="auto"),
+                Token("text", "", 0, content=url, level=1),
+                Token("link_close", "a", -1, markup="autolink", info="auto")]
+    tokens: list[Token] = []
+    position = 0
+    while True:
+        link = _FOOTER_LINK.match(content, position)
+        if link is None or not _PLAIN_LINK.fullmatch(link.group(2)):
+            return None
+        tokens += [Token("link_open", "a", 1, attrs={"href": link.group(2)}),
+                   Token("text", "", 0, content=link.group(1), level=1), Token("link_close", "a", -1)]
+        position = link.end()
+        if position == len(content):
+            return tokens
+        if content[position] == "｜":
+            tokens.append(Token("text", "", 0, content="｜"))
+        elif content[position] == "\n":
+            tokens.append(Token("softbreak", "br", 0))
+        else:
+            return None
+        position += 1
+
+
+def _inline(state: Any) -> None:
+    # markdown-it's core "inline" rule, but a share link or footer line is given the tokens its inline rules
+    # would make without running them: they were half the Markdown time of a post.
+    md = state.md
+    for token in state.tokens:
+        if token.type == "inline":
+            known = _site_line(md, token.content)
+            if known is not None:
+                token.children = known
+                continue
+            if token.children is None:
+                token.children = []
+            md.inline.parse(token.content, md, state.env, token.children)
+
+
 class _Markdown(MarkdownIt):
     def normalizeLink(self, url: str) -> str:
         return url if _PLAIN_LINK.fullmatch(url) else super().normalizeLink(url)
@@ -57,6 +110,7 @@ def _parser() -> MarkdownIt:
     # kramdown's typographic symbols: "…" quotes become curly, --- an em dash, -- an en dash, ... an ellipsis.
     parser = _Markdown("commonmark", {"html": True, "typographer": True})
     parser.enable(["replacements"])
+    parser.core.ruler.at("inline", _inline)
     parser.core.ruler.push("kramdown_quotes", _kramdown_quotes)
     # kramdown has no setext headings over several lines of text, and a "---" line does not end its
     # paragraph (it stays text: an em dash); CommonMark's rules do both.
