@@ -1,11 +1,10 @@
 """The importer's fast paths give what the libraries they stand in for give, on the site's forms and off them.
 
 ``newscrawl.importer.post`` reads the site's ``date: 2022-01-01 08:00:00 +0800`` string and front matter
-itself, and ``newscrawl.importer.markdown`` leaves the site's plain link addresses as they are and writes a
-post's share link and footer paragraphs itself; every other input goes to the library. Oracles:
-``dateutil.parser.parse`` with the site's time-zone rule, markdown-it's own ``normalizeLink`` /
-``normalizeLinkText`` and its rendering of whole posts, and PyYAML, on many generated inputs, odd ones
-among them.
+itself, and ``newscrawl.importer.markdown`` writes a post's share link and footer paragraphs itself; every
+other input goes to the library. Oracles: ``dateutil.parser.parse`` with the site's time-zone rule,
+markdown-it's own ``normalizeLink`` / ``normalizeLinkText`` and its rendering of lines and whole posts, and
+PyYAML, on many generated inputs, odd ones among them.
 """
 
 from __future__ import annotations
@@ -119,14 +118,13 @@ def _pick(rng: random.Random, odd: bool, usual: list[str], unusual: list[str]) -
 
 
 @pytest.mark.parametrize("method", ["normalizeLink", "normalizeLinkText"])
-def test_link_addresses_are_normalised_as_markdown_it_normalises_them(method: str) -> None:
-    ours = getattr(markdown._parser(), method)
-    library = getattr(MarkdownIt("commonmark"), method)
+def test_plain_link_addresses_are_left_as_they_are_by_markdown_it(method: str) -> None:
+    normalise = getattr(MarkdownIt("commonmark"), method)
     addresses = link_addresses(20000, seed=24)
     plain = [address for address in addresses if markdown._PLAIN_LINK.fullmatch(address)]
     assert 2000 < len(plain) < len(addresses) - 2000
-    for address in addresses:
-        assert ours(address) == library(address), address
+    for address in plain:
+        assert normalise(address) == address, address
 
 
 def site_lines(count: int, seed: int) -> list[str]:

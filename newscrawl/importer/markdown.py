@@ -39,7 +39,7 @@ _BARE_AMPERSAND = re.compile(r"&(?!#\d+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)"
 
 # A link or autolink address of the forms the site's posts write ("//finews…/", "../emnews/", "http://…html"):
 # ASCII that markdown-it's normalizeLink and normalizeLinkText (mdurl's parse and format, punycode, percent
-# escapes) give back unchanged. They cost a third of the Markdown time; any other address goes through them.
+# escapes) give back unchanged, so that _site_line may write it as it is.
 _PLAIN_LINK = re.compile(
     r"(?:(?:https?:)?//(?![^/?#]{256})(?![^/?#]*\bxn--)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*(?=[/?#]|\Z)"
     r"|(?![a-z0-9.+-]+:|//))[A-Za-z0-9;/?:@&=+$,_.!~*'()#-]*",
@@ -80,18 +80,10 @@ def _site_line(line: str) -> str | None:
         position += 1
 
 
-class _Markdown(MarkdownIt):
-    def normalizeLink(self, url: str) -> str:
-        return url if _PLAIN_LINK.fullmatch(url) else super().normalizeLink(url)
-
-    def normalizeLinkText(self, link: str) -> str:
-        return link if _PLAIN_LINK.fullmatch(link) else super().normalizeLinkText(link)
-
-
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # kramdown's typographic symbols: "…" quotes become curly, --- an em dash, -- an en dash, ... an ellipsis.
-    parser = _Markdown("commonmark", {"html": True, "typographer": True})
+    parser = MarkdownIt("commonmark", {"html": True, "typographer": True})
     parser.enable(["replacements"])
     parser.core.ruler.push("kramdown_quotes", _kramdown_quotes)
     # kramdown has no setext headings over several lines of text, and a "---" line does not end its
