@@ -152,16 +152,25 @@ def render_markdown(text: str) -> str:
     white space."""
     parser = _parser()
     head, tail = _site_tail(text)
-    tokens = parser.parse(head + _PLACEHOLDER if tail else text)
-    if tail and not _ends_with_placeholder(tokens, head.count("\n")):
-        tokens, tail = parser.parse(text), []  # something before the share line runs on over blank lines
+    if tail:
+        html, last_end = _blocks(parser, parser.parse(head))
+        # The share line starts a block of its own after the blank line unless a block before it runs on
+        # over blank lines (an unclosed fence or comment, a list): such a block ends with the head.
+        if last_end < head.count("\n"):
+            return "\n\n".join([html, *tail] if html else tail)
+    return _blocks(parser, parser.parse(text))[0]
+
+
+def _blocks(parser: MarkdownIt, tokens: list[Token]) -> tuple[str, int]:
+    """The HTML of the top-level blocks of ``tokens`` and the line after the last one (-1 for none)."""
     html = ""
     start = depth = 0
     previous_end: int | None = None
+    last_end = -1
     for index, token in enumerate(tokens):
         depth += token.nesting
         if depth == 0:
-            block = tail[0] if tail and index == len(tokens) - 1 else _block(parser, tokens[start:index + 1])
+            block = _block(parser, tokens[start:index + 1])
             begin, end = tokens[start].map or (0, 0)
             if block:
                 # kramdown ends every block with a line break, and writes one more for blank lines between
@@ -170,17 +179,13 @@ def render_markdown(text: str) -> str:
                 joint = "\n" if previous_end is not None and begin <= previous_end else "\n\n"
                 html = html + joint + block if html else block
                 previous_end = end
-            start = index + 1
-    return "\n\n".join([html, *tail[1:]])
+            start, last_end = index + 1, end
+    return html, last_end
 
 
-# A post ends with its share link line and back-link footer, each after a blank line. markdown-it parses
-# the post up to them with a one-line paragraph in their place; when that comes out a paragraph of its own
-# (no fence, comment or other block before it runs on), they are paragraphs of their own too, and their
-# HTML is written here (_site_line): they were two thirds of the Markdown time of a post.
-_PLACEHOLDER = "x"
-
-
+# A post ends with its share link line and back-link footer, each after a blank line: when no block before
+# them runs on over blank lines, they are paragraphs of their own, whose HTML is written here (_site_line)
+# and joined as blocks after a blank line are. They were two thirds of the Markdown time of a post.
 def _site_tail(text: str) -> tuple[str, list[str]]:
     """The text before the share link and footer paragraphs that end ``text``, and their HTML."""
     tail: list[str] = []
@@ -193,11 +198,6 @@ def _site_tail(text: str) -> tuple[str, list[str]]:
         tail.insert(0, html)
         end = gap
     return text[:end + 2] if tail else text, tail
-
-
-def _ends_with_placeholder(tokens: list[Token], line: int) -> bool:
-    return (len(tokens) >= 3 and tokens[-3].type == "paragraph_open" and tokens[-3].map == [line, line + 1]
-            and tokens[-2].content == _PLACEHOLDER and tokens[-1].type == "paragraph_close")
 
 
 def _block(parser: MarkdownIt, tokens: list[Token]) -> str:
