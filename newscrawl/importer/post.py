@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from urllib.parse import quote, urljoin
 
 import yaml
@@ -48,6 +48,24 @@ _LIQUID = re.compile(r"\{[{%]")
 # The share link line after the article's text (an empty one too), and a digest line's Markdown mark.
 _SHARE_LINE = re.compile(r"^<(?:https?://[^>\s]+)?>[ \t]*$", re.M)
 _DIGEST_MARK = re.compile(r"^> ", re.M)
+# The site's date string, "2022-01-01 08:00:00 +0800" (YAML reads it as a string for its "+0800"): read
+# here as dateutil reads it, at a tenth of its cost; any other string goes to dateutil.
+_SITE_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) "
+                        r"([+-])([01][0-9]|2[0-3])([0-5][0-9])")
+
+
+# A front-matter line as the site's generator writes it, "key: value", with a value PyYAML reads as a string
+# (a "…" title without escapes or characters YAML treats apart; letters, digits and CJK; a date with the
+# site's "+0800", which is no YAML timestamp offset) or, a date without offset, as a naive datetime.
+_FIELD_LINE = re.compile(
+    r'(?P<key>[a-z_]+): (?:"(?P<quoted>[^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]*)"'
+    r"|(?P<plain>[A-Za-z\u3400-\u9fff](?:[A-Za-z0-9 \u3400-\u9fff]*[A-Za-z0-9\u3400-\u9fff])?)"
+    r"|(?P<moment>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(?P<offset> [+-][0-9]{4})?)"
+)
+# The plain words YAML 1.1 (PyYAML's resolver) reads as a bool or null, as a key or a value.
+_YAML_WORDS = frozenset(form for word in ("yes", "no", "true", "false", "on", "off", "null")
+                        for form in (word, word.capitalize(), word.upper()))
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class NotAPost(ValueError):
@@ -139,7 +157,9 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
     if match is None:
         raise NotAPost("broken_front_matter", "front matter opened with --- is never closed")
     try:
-        fields = yaml.load(match.group(1), Loader=_LOADER)
+        fields = _plain_front_matter(match.group(1))
+        if fields is None:
+            fields = yaml.load(match.group(1), Loader=_LOADER)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -154,6 +174,30 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _plain_front_matter(block: str) -> dict[str, object] | None:
+    """What PyYAML reads from front matter whose every line is of the site's forms (_FIELD_LINE), at a
+    fifth of its cost; None for any other front matter, which PyYAML then reads."""
+    if not block.startswith("---\n") or not block.endswith("\n"):
+        return None
+    fields: dict[str, object] = {}
+    for line in block[4:-1].split("\n") if len(block) > 4 else ():
+        found = _FIELD_LINE.fullmatch(line)
+        if found is None or found.group("key") in _YAML_WORDS:
+            return None
+        key, quoted, plain, moment, offset = found.group("key", "quoted", "plain", "moment", "offset")
+        if plain in _YAML_WORDS:
+            return None  # yes, off, null…: YAML 1.1 reads a bool or null
+        if moment is None or offset is not None:
+            fields[key] = quoted if quoted is not None else plain if plain is not None else moment + offset
+            continue
+        try:
+            year, month, day, hour, minute, second = (int(part) for part in _DIGITS.findall(moment))
+            fields[key] = datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return None  # no such day or time: PyYAML says so
+    return fields
+
+
 def _published_at(value: object, day: date) -> datetime:
     if value is None:
         return datetime.combine(day, time.min, SITE_TZ)
@@ -164,11 +208,25 @@ def _published_at(value: object, day: date) -> datetime:
     if isinstance(value, date):
         return datetime.combine(value, time.min, SITE_TZ)
     try:
-        parsed = date_parser.parse(str(value))
+        parsed = _parse_date(str(value))
     except (ValueError, OverflowError):
         raise NotAPost("invalid_date", f"date {str(value)[:40]!r} is no date (Jekyll fails)") from None
     # A date string (not a YAML timestamp) is parsed by Ruby's Time.parse in the site's zone.
     return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+
+
+def _parse_date(text: str) -> datetime:
+    """``dateutil.parser.parse(text)``, without dateutil for the site's own form."""
+    match = _SITE_DATE.fullmatch(text)
+    if match is not None:
+        year, month, day, hour, minute, second, sign, offset_hours, offset_minutes = match.groups()
+        offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+        try:
+            return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                            tzinfo=timezone(-offset if sign == "-" else offset))
+        except ValueError:
+            pass  # no such day or time: dateutil says so (or reads it its own way)
+    return date_parser.parse(text)
 
 
 def _words(value: object) -> list[str]:
