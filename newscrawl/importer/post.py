@@ -54,20 +54,6 @@ _SITE_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2})
                         r"([+-])([01][0-9]|2[0-3])([0-5][0-9])")
 
 
-# A front-matter line as the site's generator writes it, "key: value", with a value PyYAML reads as a string
-# (a "…" title without escapes or characters YAML treats apart; letters, digits and CJK; a date with the
-# site's "+0800", which is no YAML timestamp offset) or, a date without offset, as a naive datetime.
-_FIELD_LINE = re.compile(
-    r'(?P<key>[a-z_]+): (?:"(?P<quoted>[^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]*)"'
-    r"|(?P<plain>[A-Za-z\u3400-\u9fff](?:[A-Za-z0-9 \u3400-\u9fff]*[A-Za-z0-9\u3400-\u9fff])?)"
-    r"|(?P<moment>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(?P<offset> [+-][0-9]{4})?)"
-)
-# The plain words YAML 1.1 (PyYAML's resolver) reads as a bool or null, as a key or a value.
-_YAML_WORDS = frozenset(form for word in ("yes", "no", "true", "false", "on", "off", "null")
-                        for form in (word, word.capitalize(), word.upper()))
-_DIGITS = re.compile(r"[0-9]+")
-
-
 class NotAPost(ValueError):
     """A file that gives no article: ``reason`` is one word for the summary, the message says why."""
 
@@ -157,9 +143,7 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
     if match is None:
         raise NotAPost("broken_front_matter", "front matter opened with --- is never closed")
     try:
-        fields = _plain_front_matter(match.group(1))
-        if fields is None:
-            fields = yaml.load(match.group(1), Loader=_LOADER)
+        fields = yaml.load(match.group(1), Loader=_LOADER)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -172,30 +156,6 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _plain_front_matter(block: str) -> dict[str, object] | None:
-    """What PyYAML reads from front matter whose every line is of the site's forms (_FIELD_LINE), at a
-    fifth of its cost; None for any other front matter, which PyYAML then reads."""
-    if not block.startswith("---\n") or not block.endswith("\n"):
-        return None
-    fields: dict[str, object] = {}
-    for line in block[4:-1].split("\n") if len(block) > 4 else ():
-        found = _FIELD_LINE.fullmatch(line)
-        if found is None or found.group("key") in _YAML_WORDS:
-            return None
-        key, quoted, plain, moment, offset = found.group("key", "quoted", "plain", "moment", "offset")
-        if plain in _YAML_WORDS:
-            return None  # yes, off, null…: YAML 1.1 reads a bool or null
-        if moment is None or offset is not None:
-            fields[key] = quoted if quoted is not None else plain if plain is not None else moment + offset
-            continue
-        try:
-            year, month, day, hour, minute, second = (int(part) for part in _DIGITS.findall(moment))
-            fields[key] = datetime(year, month, day, hour, minute, second)
-        except ValueError:
-            return None  # no such day or time: PyYAML says so
-    return fields
 
 
 def _published_at(value: object, day: date) -> datetime:
