@@ -100,9 +100,13 @@ class StoryLinker:
                 return candidate, reason
         if mine is None or item.published_at is None:
             return None
-        near = [i for i in self.archive.published_near(item, NEAR_TEXT_WINDOW) if i != item.article_id]
-        self._load_sketches([i for i in near if i not in self.sketches])
-        sketches = [(article_id, sketch) for article_id in near if (sketch := self._sketch(article_id)) is not None]
+        near = self.archive.published_near(item, NEAR_TEXT_WINDOW)
+        cache = self.sketches
+        self._load_sketches([i for i in near if i not in cache])
+        # Hundreds of neighbours a post: read straight from the cache (whose order is then when a sketch
+        # was met, not used); only those without a stored sketch go through _sketch.
+        sketches = [(i, sketch) for i in near if i != item.article_id
+                    and (sketch := cache[i] if i in cache else self._sketch(i)) is not None]
         for article_id, sketch in worth_comparing(mine.sketch, sketches, self.max_distance):
             verdict = near_sketch(mine.sketch, sketch, self.max_distance)
             if verdict is None:

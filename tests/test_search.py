@@ -124,6 +124,22 @@ def test_index_follows_updates(archive: Archive) -> None:
     assert ids(archive.search("标题已更换")) == [SEED_ID]
 
 
+def test_index_follows_an_update_in_the_same_transaction(db_url: str) -> None:
+    # The FTS5 rows of a transaction are written when it ends (newscrawl.storage.pending): an article
+    # stored and then changed inside one transaction leaves the changed text indexed, and only it.
+    changed = seed_article(title="标题已更换", summary="无", body_text="正文已更换", content_hash="v2")
+    with Archive.open(db_url) as archive:
+        assert archive.upsert_articles([seed_article(), changed], T0) == ["new", "updated"]
+        assert ids(archive.search("政务服务")) == []
+        assert ids(archive.search("正文已更换")) == [SEED_ID]
+        if archive.dialect == "sqlite":
+            from sqlalchemy import text
+
+            with archive.engine.begin() as connection:
+                connection.execute(text("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)"))
+                assert connection.execute(text("SELECT count(*) FROM search_fts_docsize")).scalar() == 1
+
+
 def test_index_follows_deletes(archive: Archive) -> None:
     with archive.engine.begin() as connection:
         from sqlalchemy import text

@@ -7,6 +7,7 @@ The sample articles (``seed_article`` and friends) are shared by the other stora
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -322,6 +323,39 @@ def test_reading_is_left_when_a_read_fails(archive: Archive) -> None:
     finally:
         event.remove(archive.engine, "begin", count)
     assert len(begun) == 2
+
+
+def test_published_near_inside_a_batch_is_what_is_stored(db_url: str) -> None:
+    # Inside Archive.batch() published_near answers from one read of the hours around a question
+    # (storage/near.py), kept in step with the batch's own writes: new posts, a post whose publication
+    # time changes, questions before, inside and far after the hours read. The oracle is the list of
+    # what was stored.
+    rng = random.Random(20221208)
+    start = datetime(2022, 2, 1, tzinfo=CST)
+    stored: dict[str, datetime] = {}
+
+    def near(moment: datetime) -> list[str]:
+        window = timedelta(hours=12)
+        return [i for t, i in sorted((t, i) for i, t in stored.items() if moment - window <= t <= moment + window)]
+
+    with Archive.open(db_url) as archive:
+        archive.upsert_articles([emnews_article(f"2022013100{n:010d}", 1, "先存", "先存正文",
+                                                published_at=start + timedelta(minutes=7 * n)) for n in range(50)], T0)
+        stored.update((f"2022013100{n:010d}", start + timedelta(minutes=7 * n)) for n in range(50))
+        moment = start
+        with archive.batch():
+            for n in range(400):
+                moment += timedelta(minutes=rng.choice([0, 3, 20, 90]))
+                when = moment if rng.random() > 0.05 else moment + timedelta(days=rng.choice([-30, -1, 2, 40]))
+                # One in ten a correction that moves an earlier post in time.
+                article_id = rng.choice(sorted(stored)) if rng.random() < 0.1 else f"2022020100{n:010d}"
+                archive.upsert_article(emnews_article(article_id, 1, "正文", f"第{n}版", published_at=when,
+                                                      content_hash=f"hash-{n}"), T0)
+                stored[article_id] = when
+                asked = when + timedelta(hours=rng.choice([-13, 0, 5]))
+                question = emnews_article("0", 1, "问", "问", published_at=asked)
+                assert archive.published_near(question) == near(question.published_at)  # type: ignore[arg-type]
+        assert archive.published_near(question) == near(question.published_at)  # type: ignore[arg-type]
 
 
 def test_story_twins_and_posts_published_near(archive: Archive) -> None:

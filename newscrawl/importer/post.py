@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from urllib.parse import quote, urljoin
 
 import yaml
@@ -48,6 +48,10 @@ _LIQUID = re.compile(r"\{[{%]")
 # The share link line after the article's text (an empty one too), and a digest line's Markdown mark.
 _SHARE_LINE = re.compile(r"^<(?:https?://[^>\s]+)?>[ \t]*$", re.M)
 _DIGEST_MARK = re.compile(r"^> ", re.M)
+# The site's date string, "2022-01-01 08:00:00 +0800" (YAML reads it as a string for its "+0800"): read
+# here as dateutil reads it, at a tenth of its cost; any other string goes to dateutil.
+_SITE_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) "
+                        r"([+-])([01][0-9]|2[0-3])([0-5][0-9])")
 
 
 class NotAPost(ValueError):
@@ -164,11 +168,25 @@ def _published_at(value: object, day: date) -> datetime:
     if isinstance(value, date):
         return datetime.combine(value, time.min, SITE_TZ)
     try:
-        parsed = date_parser.parse(str(value))
+        parsed = _parse_date(str(value))
     except (ValueError, OverflowError):
         raise NotAPost("invalid_date", f"date {str(value)[:40]!r} is no date (Jekyll fails)") from None
     # A date string (not a YAML timestamp) is parsed by Ruby's Time.parse in the site's zone.
     return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else parsed.astimezone(SITE_TZ)
+
+
+def _parse_date(text: str) -> datetime:
+    """``dateutil.parser.parse(text)``, without dateutil for the site's own form."""
+    match = _SITE_DATE.fullmatch(text)
+    if match is not None:
+        year, month, day, hour, minute, second, sign, offset_hours, offset_minutes = match.groups()
+        offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+        try:
+            return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                            tzinfo=timezone(-offset if sign == "-" else offset))
+        except ValueError:
+            pass  # no such day or time: dateutil says so (or reads it its own way)
+    return date_parser.parse(text)
 
 
 def _words(value: object) -> list[str]:

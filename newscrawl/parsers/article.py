@@ -204,9 +204,14 @@ def _publisher_from_footer(inner: str) -> str | None:
 
 def _site_date(value: str) -> datetime | None:
     try:
-        parsed = date_parser.isoparse(value.replace(" ", "T", 1))
-    except (ValueError, OverflowError):
-        return None
+        # datetime's own ISO reader reads the layout's "%Y-%m-%d %H:%M:%S" as dateutil does, at a thirtieth
+        # of its cost; dateutil reads what it alone does (an hour 24, digits of other scripts).
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = date_parser.isoparse(value.replace(" ", "T", 1))
+        except (ValueError, OverflowError):
+            return None
     return parsed.replace(tzinfo=SITE_TZ) if parsed.tzinfo is None else _in_site_time(parsed)
 
 

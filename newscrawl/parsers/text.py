@@ -21,12 +21,18 @@ BLOCK_TAGS = frozenset({
 SKIP_TAGS = frozenset({"script", "style", "template"})
 _SPACES = re.compile(r"[ \t\r\f\v\u3000\xa0]+")
 _TAG = re.compile(r"<[^>]*>")
+# Article HTML that is paragraphs of plain text, as kramdown writes a digest: no markup or entity, and no NUL
+# or lone surrogate (which lxml changes). Its text is the paragraphs' own, one after the other, without lxml.
+_PLAIN_PARAGRAPHS = re.compile(r"(?:\s*<p>[^<>&\x00\ud800-\udfff]*</p>)+\s*")
+_PARAGRAPH_TAG = re.compile(r"</?p>")
 
 
 def html_to_text(fragment: str) -> str:
     """The text of an HTML fragment: one line per block, inner white space folded, no empty lines."""
     if not fragment or not fragment.strip():
         return ""
+    if _PLAIN_PARAGRAPHS.fullmatch(fragment):
+        return _fold(_PARAGRAPH_TAG.sub("\n", fragment))
     try:
         elements = lxml_html.fragments_fromstring(fragment)
     except (etree.ParserError, ValueError, TypeError):

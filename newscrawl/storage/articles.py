@@ -27,10 +27,11 @@ from newscrawl.storage import search as search_module
 from newscrawl.storage.base import ArchiveBase
 from newscrawl.storage.migrate import ADVISORY_LOCK_NAMESPACE
 from newscrawl.storage.models import CONTENT_COLUMNS
+from newscrawl.storage.pending import PendingWrites
 from newscrawl.storage.rows import article_from_row, article_values, storage_flags
 from newscrawl.storage.sql import ARTICLES, IMPORTED, REVISIONS, id_chunks, insert_new, upsert
-from newscrawl.storage.stories import store_sketch
-from newscrawl.storage.summary import Tally, total_articles
+from newscrawl.storage.stories import sketch_row
+from newscrawl.storage.summary import total_articles
 from newscrawl.storage.types import AwareDateTime, to_site_time
 
 logger = logging.getLogger(__name__)
@@ -88,12 +89,9 @@ class ArticleStore(ArchiveBase):
         if not articles:
             return []
         seen_at = to_site_time(seen_at)
-        with self._engine.begin() as connection:
+        with self._write_articles() as (connection, pending):
             _lock_articles(connection, [article.article_id for article in articles])
-            tally = Tally()
-            outcomes = [_store(connection, article, seen_at, run_id, tally) for article in articles]
-            tally.write(connection)
-            return outcomes
+            return [_store(connection, article, seen_at, run_id, pending) for article in articles]
 
     def upsert_imported(self, article: Article, seen_at: datetime, run_id: int | None = None) -> UpsertOutcome:
         """``upsert_article`` and, in the same transaction, the post file it was read from
@@ -103,11 +101,9 @@ class ArticleStore(ArchiveBase):
         if post is None:
             raise ValueError(f"article {article.article_id} was not read from a post file")
         seen_at = to_site_time(seen_at)
-        with self._write() as connection:
+        with self._write_articles() as (connection, pending):
             _lock_articles(connection, [article.article_id])
-            tally = Tally()
-            outcome = _store(connection, article, seen_at, run_id, tally)
-            tally.write(connection)
+            outcome = _store(connection, article, seen_at, run_id, pending)
             # What the row holds now (an unchanged article keeps the hash it had; a new one is the article).
             stored_hash = article.content_hash if outcome == "new" and article.content_hash else connection.execute(
                 select(ARTICLES.c.content_hash).where(ARTICLES.c.article_id == article.article_id)
@@ -115,7 +111,7 @@ class ArticleStore(ArchiveBase):
             values = {"article_id": article.article_id, "file_name": post.file_name, "folder": post.folder,
                       "post_text": post.text, "content_hash": stored_hash, "commit_id": post.commit,
                       "imported_at": seen_at}
-            upsert(connection, IMPORTED, values, key=("article_id",))
+            pending.posts[article.article_id] = values
         post.content_hash = stored_hash
         return outcome
 
@@ -236,15 +232,19 @@ def _lock_key(article_id: str) -> int:
 
 
 def _store(
-    connection: Connection, article: Article, seen_at: datetime, run_id: int | None, tally: Tally
+    connection: Connection, article: Article, seen_at: datetime, run_id: int | None, pending: PendingWrites
 ) -> UpsertOutcome:
     values = article_values(article, connection.dialect.name)
     # Insert first: a crawl stores mostly new articles, and then this one statement is the whole upsert.
     first = {**values, "first_seen_at": seen_at, "last_seen_at": seen_at, "changed_at": seen_at, "revision": 1}
+    documents = pending.documents if connection.dialect.name == "sqlite" else None
     if insert_new(connection, ARTICLES, first, key=("article_id",)):
-        store_sketch(connection, article)
-        search_module.index_article(connection, values)
-        tally.add(values)
+        sketch = sketch_row(connection.dialect.name, article)
+        if sketch is not None:
+            pending.sketches[article.article_id] = sketch
+        search_module.index_article(connection, values, documents)
+        pending.tally.add(values)
+        pending.near.stored(article.article_id, values["published_at"])
         return "new"
     old = connection.execute(
         select(ARTICLES).where(ARTICLES.c.article_id == article.article_id)
@@ -283,9 +283,10 @@ def _store(
         revision=old["revision"] + 1,
     )
     upsert(connection, ARTICLES, values, key=("article_id",), keep=("first_seen_at",))
-    tally.move(old, values)
-    store_sketch(connection, article, replace=True)
-    search_module.reindex_article(connection, old, values)
+    pending.tally.move(old, values)
+    pending.sketches[article.article_id] = sketch_row(connection.dialect.name, article)
+    search_module.reindex_article(connection, old, values, documents)
+    pending.near.stored(article.article_id, values["published_at"])
     logger.debug("article %s changed (%s): revision %s", article.article_id,
                  ", ".join(changed_fields(archived, article)), values["revision"])
     return "updated"

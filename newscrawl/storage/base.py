@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from newscrawl.storage.engine import READ_ONLY
+from newscrawl.storage.pending import PendingWrites
 
 
 class ArchiveBase:
@@ -22,6 +23,8 @@ class ArchiveBase:
         self._reading: Connection | None = None
         # The write transaction of an open ``batch()`` block, which the import's reads and writes share.
         self._batch: Connection | None = None
+        # The rows the open ``batch()`` writes when it ends (``newscrawl.storage.pending``).
+        self._pending: PendingWrites | None = None
 
     @property
     def engine(self) -> Engine:
@@ -64,10 +67,23 @@ class ArchiveBase:
             raise RuntimeError("a batch cannot be nested in a batch or a reading block")
         with self._engine.begin() as connection:
             self._batch = self._reading = connection
+            self._pending = PendingWrites()
             try:
                 yield
+                self._pending.write(connection)
             finally:
-                self._batch = self._reading = None
+                self._batch = self._reading = self._pending = None
+
+    @contextmanager
+    def _write_articles(self) -> Iterator[tuple[Connection, PendingWrites]]:
+        """A write transaction (``_write``'s) and the rows it writes before it commits."""
+        if self._batch is not None and self._pending is not None:
+            yield self._batch, self._pending
+            return
+        with self._engine.begin() as connection:
+            pending = PendingWrites()
+            yield connection, pending
+            pending.write(connection)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

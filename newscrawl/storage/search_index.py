@@ -62,8 +62,8 @@ def _chunks(value: str) -> list[str]:
 
 
 def document_tokens(*texts: str | None, category: str | None = None) -> list[str]:
-    """The tokens of an article's index document, sorted: every character and every bigram of the
-    lower-cased texts (white space aside), and the category's token."""
+    """The tokens of an article's index document, in no order (neither index keeps one): every character
+    and every bigram of the lower-cased texts (white space aside), and the category's token."""
     tokens: set[str] = set()
     for value in texts:
         if not value:
@@ -73,7 +73,7 @@ def document_tokens(*texts: str | None, category: str | None = None) -> list[str
             tokens.update(map(str.__add__, chunk, chunk[1:]))
     if category is not None:
         tokens.add(category_token(category))
-    return sorted(tokens)
+    return list(tokens)
 
 
 def category_token(category: str) -> str:
@@ -128,8 +128,11 @@ def postgres_lexemes_sql(doc_id: str, bigrams: str) -> str:
 # -- keeping the index in step ------------------------------------------------------------------------
 
 
-def index_article(connection: Connection, values: _Values) -> None:
-    """Add the document of the article whose column values are ``values`` (it has none yet)."""
+def index_article(connection: Connection, values: _Values, pending: dict[int, str] | None = None) -> None:
+    """Add the document of the article whose column values are ``values`` (it has none yet).
+
+    ``pending``: on SQLite, the FTS5 row is put there (doc_id → tokens) for the caller to insert at the end
+    of its transaction (``newscrawl.storage.pending``) instead of at once."""
     floor = doc_id_floor(values.get("published_at"))
     tokens = _tokens_of(values)
     postgres = connection.dialect.name == "postgresql"
@@ -144,7 +147,11 @@ def index_article(connection: Connection, values: _Values) -> None:
             break
     else:
         raise RuntimeError(f"no free doc_id for {values['article_id']} after {_ALLOCATION_ATTEMPTS} attempts")
-    if not postgres:
+    if postgres:
+        return
+    if pending is not None:
+        pending[doc_id] = " ".join(tokens)
+    else:
         connection.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, bigrams) VALUES (:doc_id, :tokens)"),
                            {"doc_id": doc_id, "tokens": " ".join(tokens)})
 
@@ -164,15 +171,18 @@ def _insert_document_statement(postgres: bool) -> Any:
     )
 
 
-def unindex_article(connection: Connection, old_values: _Values) -> None:
-    """Remove the document of an article whose indexed columns were ``old_values`` (if it has one)."""
+def unindex_article(connection: Connection, old_values: _Values, pending: dict[int, str] | None = None) -> None:
+    """Remove the document of an article whose indexed columns were ``old_values`` (if it has one);
+    ``pending`` as for ``index_article``."""
     doc_id = connection.execute(
         text(f"SELECT doc_id FROM {DOCUMENTS_TABLE} WHERE article_id = :article_id"),
         {"article_id": old_values["article_id"]},
     ).scalar()
     if doc_id is None:
         return
-    if connection.dialect.name == "sqlite":
+    # A document added in this transaction has no FTS5 row yet: it is dropped from the pending ones.
+    unwritten = pending is not None and pending.pop(doc_id, None) is not None
+    if connection.dialect.name == "sqlite" and not unwritten:
         # A contentless FTS5 table forgets a document when told the tokens it was given.
         connection.execute(
             text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, bigrams) VALUES ('delete', :doc_id, :tokens)"),
@@ -181,12 +191,13 @@ def unindex_article(connection: Connection, old_values: _Values) -> None:
     connection.execute(text(f"DELETE FROM {DOCUMENTS_TABLE} WHERE doc_id = :doc_id"), {"doc_id": doc_id})
 
 
-def reindex_article(connection: Connection, old_values: _Values, values: _Values) -> None:
-    """Replace an article's document when what is indexed changed."""
+def reindex_article(connection: Connection, old_values: _Values, values: _Values,
+                    pending: dict[int, str] | None = None) -> None:
+    """Replace an article's document when what is indexed changed; ``pending`` as for ``index_article``."""
     if all(old_values.get(name) == values.get(name) for name in INDEXED_COLUMNS):
         return
-    unindex_article(connection, old_values)
-    index_article(connection, values)
+    unindex_article(connection, old_values, pending)
+    index_article(connection, values, pending)
 
 
 def _tokens_of(values: _Values) -> list[str]:

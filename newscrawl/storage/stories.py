@@ -10,16 +10,14 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.engine import Connection
 
 from newscrawl.items import Article
 from newscrawl.storage.base import ArchiveBase
+from newscrawl.storage.near import shifted
 from newscrawl.storage.rows import signed
-from newscrawl.storage.sql import ARTICLES, SKETCHES, id_chunks, upsert
+from newscrawl.storage.sql import ARTICLES, SKETCHES, id_chunks
 from newscrawl.storage.types import (
     REPLACEMENT,
-    STORABLE_EARLIEST,
-    STORABLE_LATEST,
     storable_datetime,
     unstorable_characters,
 )
@@ -79,9 +77,17 @@ class StoryQueries(ArchiveBase):
         published = article.published_at
         if published is None or not storable_datetime(published):
             return []  # an out-of-range time is stored as NULL: no post is near it
-        parameters = {"earliest": _shifted(published, -window), "latest": _shifted(published, window)}
+        earliest, latest = shifted(published, -window), shifted(published, window)
+        if self._pending is not None:  # inside a batch: from its one read of these hours (storage/near.py)
+            return self._pending.near.between(earliest, latest, self._published_between)
         with self._read() as connection:
-            return list(connection.execute(_published_near_statement(), parameters).scalars().all())
+            return list(connection.execute(_published_near_statement(), {"earliest": earliest, "latest": latest})
+                        .scalars().all())
+
+    def _published_between(self, earliest: datetime, latest: datetime) -> list[tuple[datetime, str]]:
+        with self._read() as connection:
+            rows = connection.execute(_published_between_statement(), {"earliest": earliest, "latest": latest})
+            return [(published_at, article_id) for published_at, article_id in rows]
 
     def story_members(self, article_ids: Iterable[str]) -> list[StoryCandidate]:
         """The story id and content hash of these archived articles (those archived), oldest first."""
@@ -108,20 +114,21 @@ class StoryQueries(ArchiveBase):
         return found
 
 
-def store_sketch(connection: Connection, article: Article, *, replace: bool = False) -> None:
-    """Write the sketch of ``article``'s text with its content (``replace``: over the one it had)."""
-    # The sketch follows the content it was derived from: written with it, replaced when it changes.
+def sketch_row(dialect: str, article: Article) -> dict[str, Any] | None:
+    """The ``story_sketches`` row of ``article``'s text on ``dialect``; None when it has no text.
+
+    The sketch follows the content it was derived from: written with it, replaced (or deleted) when it
+    changes (``PendingWrites.sketches``)."""
     sketch = story_sketch(article)
-    if replace and sketch is None:
-        connection.execute(SKETCHES.delete().where(SKETCHES.c.article_id == article.article_id))
-    if sketch is not None:
-        values = sketch_values(article.article_id, sketch)
-        # Derived data, only compared: a character the backend cannot hold becomes U+FFFD here.
-        unstorable = unstorable_characters(connection.dialect.name)
-        for name in ("digest", "numbers"):
-            if isinstance(values[name], str):
-                values[name] = unstorable.sub(REPLACEMENT, values[name])
-        upsert(connection, SKETCHES, values, key=("article_id",))
+    if sketch is None:
+        return None
+    values = sketch_values(article.article_id, sketch)
+    # Derived data, only compared: a character the backend cannot hold becomes U+FFFD here.
+    unstorable = unstorable_characters(dialect)
+    for name in ("digest", "numbers"):
+        if isinstance(values[name], str):
+            values[name] = unstorable.sub(REPLACEMENT, values[name])
+    return values
 
 
 @lru_cache(maxsize=1)
@@ -144,6 +151,15 @@ def _published_near_statement() -> Any:
     # descent per id: ~6x slower on SQLite for the benchmark site's ~180 ids.
     return (
         select(ARTICLES.c.article_id)
+        .where(ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")))
+        .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
+    )
+
+
+@lru_cache(maxsize=1)
+def _published_between_statement() -> Any:
+    return (
+        select(ARTICLES.c.published_at, ARTICLES.c.article_id)
         .where(ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")))
         .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
     )
@@ -182,14 +198,3 @@ def sketch_from_row(row: Sequence[Any]) -> StorySketch:
     _, length, digest, numbers, simhash, size, bits, folded = row
     return StorySketch(length=length, digest=digest, numbers=numbers, simhash=simhash, size=size,
                        bits=int.from_bytes(bits, "little"), folded=folded)
-
-
-def _shifted(moment: datetime, delta: timedelta) -> datetime:
-    """``moment + delta``, or the bound of the storable range it would pass."""
-    try:
-        shifted = moment + delta
-    except OverflowError:
-        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
-    if not storable_datetime(shifted):
-        shifted = STORABLE_LATEST if delta > timedelta(0) else STORABLE_EARLIEST
-    return shifted
