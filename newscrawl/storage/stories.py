@@ -81,12 +81,12 @@ class StoryQueries(ArchiveBase):
         if self._pending is not None:  # inside a batch: from its one read of these hours (storage/near.py)
             return self._pending.near.between(earliest, latest, self._published_between)
         with self._read() as connection:
-            return list(connection.execute(_published_near_statement(), {"earliest": earliest, "latest": latest})
-                        .scalars().all())
+            return list(connection.execute(_published_between_statement(False),
+                                           {"earliest": earliest, "latest": latest}).scalars().all())
 
     def _published_between(self, earliest: datetime, latest: datetime) -> list[tuple[datetime, str]]:
         with self._read() as connection:
-            rows = connection.execute(_published_between_statement(), {"earliest": earliest, "latest": latest})
+            rows = connection.execute(_published_between_statement(True), {"earliest": earliest, "latest": latest})
             return [(published_at, article_id) for published_at, article_id in rows]
 
     def story_members(self, article_ids: Iterable[str]) -> list[StoryCandidate]:
@@ -144,22 +144,14 @@ def _story_twins_statement() -> Any:
     )
 
 
-@lru_cache(maxsize=1)
-def _published_near_statement() -> Any:
+@lru_cache(maxsize=2)
+def _published_between_statement(with_times: bool) -> Any:
     # Both columns are in ix_articles_published_at_article_id, in this order: the database answers (and
     # sorts) from the index alone. The rows themselves hold whole pages, ~10 KB each, one more B-tree
     # descent per id: ~6x slower on SQLite for the benchmark site's ~180 ids.
+    columns = (ARTICLES.c.published_at, ARTICLES.c.article_id) if with_times else (ARTICLES.c.article_id,)
     return (
-        select(ARTICLES.c.article_id)
-        .where(ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")))
-        .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
-    )
-
-
-@lru_cache(maxsize=1)
-def _published_between_statement() -> Any:
-    return (
-        select(ARTICLES.c.published_at, ARTICLES.c.article_id)
+        select(*columns)
         .where(ARTICLES.c.published_at.between(bindparam("earliest"), bindparam("latest")))
         .order_by(ARTICLES.c.published_at, ARTICLES.c.article_id)
     )
