@@ -76,11 +76,12 @@ class ArchiveBase:
 
     @contextmanager
     def _write_articles(self) -> Iterator[tuple[Connection, PendingWrites]]:
-        """A write transaction (``_write``'s) and the rows it writes before it commits."""
-        if self._batch is not None and self._pending is not None:
-            yield self._batch, self._pending
-            return
-        with self._engine.begin() as connection:
+        """A write transaction (``_write``'s) and the rows it writes before it commits: the open
+        ``batch()``'s, which writes them when it ends, else its own."""
+        with self._write() as connection:
+            if self._pending is not None:
+                yield connection, self._pending
+                return
             pending = PendingWrites()
             yield connection, pending
             pending.write(connection)
