@@ -229,7 +229,7 @@ def main() -> int:
     record["profile_shares"] = {owner: spent / whole for owner, spent in shares}
 
     captured = args.work / "statements.pickle"
-    plain = child("capture", db, repo, str(captured))
+    recording = child("capture", db, repo, str(captured))
     with captured.open("rb") as stream:
         statements = pickle.load(stream)
     total, per_table = replay(statements, empty_archive(args.work), args.work)
@@ -239,7 +239,7 @@ def main() -> int:
         print(f"  {table:62s} {1000 * spent / files:.3f} ms")
     record["sqlite"] = {"statements": len(statements), "ms_per_file": 1000 * total / files,
                         "per_table_ms": {table: 1000 * spent / files for table, spent in per_table.items()},
-                        "import_cpu_ms_per_file_while_recording": 1000 * float(plain["cpu_s"]) / files}
+                        "import_cpu_ms_per_file_while_recording": 1000 * float(recording["cpu_s"]) / files}
 
     if args.mypyc:
         copy = compiled_copy(args.work)
